@@ -1,0 +1,1 @@
+"""greenloop: turn tests into working code by generate -> execute -> test -> revise."""

@@ -1,0 +1,3 @@
+from greenloop.cli import entry
+
+entry()

@@ -1,0 +1,86 @@
+"""The Python API behind `greenloop solve`: wire a task, a model, the sandbox and the store together."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from greenloop.execute import CollectionError, ExecutorError, Limits, Outcome, TestSuite, WorkerPool
+from greenloop.loop.engine import Engine, Progress, Result, RunStatus
+from greenloop.loop.strategies import STRATEGIES
+from greenloop.models import Model, load_model
+from greenloop.store import Store
+from greenloop.task import Budget, Task, TaskError
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that readers see the old file or the new one, never half of one."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def prepare_pool(task: Task, limits: Limits, workers: int = 1) -> WorkerPool:
+    """A warm pool for the task's tests; raises TaskError when the tests cannot be collected."""
+    suite = TestSuite(task.test_source, task.tests_path.name, task.target_module)
+    pool = WorkerPool(suite, limits, size=workers)
+    try:
+        expected = pool.expected_ids()
+    except CollectionError as exc:
+        pool.close()
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
+        raise TaskError(f"the tests in {task.tests_path} cannot be collected: {first}") from None
+    except BaseException:
+        pool.close()
+        raise
+    if not expected:
+        pool.close()
+        raise TaskError(f"no tests were collected from {task.tests_path}; write test_* functions")
+    return pool
+
+
+def solve(
+    tests: str | Path, target: str | Path, *, spec: str = "", spec_file: str | Path | None = None,
+    model: str | Model = "local", base_url: str | None = None, budget: Budget | None = None,
+    db: str | Path | None = None, strategy: str = "revise", write_best: bool = False,
+    limits: Limits | None = None, workers: int = 1, seed: int = 0,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Result:
+    """Write `target` until the tests in `tests` pass. Raises TaskError / ModelError for bad input."""
+    task = Task.from_files(tests, target, spec, spec_file)
+    if strategy not in STRATEGIES:
+        raise TaskError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    the_model = load_model(model, base_url=base_url) if isinstance(model, str) else model
+    the_model.check()
+    limits = limits or Limits()
+    store = Store(db)
+    pool = prepare_pool(task, limits, workers)
+
+    def verify(code: str) -> Outcome:
+        suite = TestSuite(task.test_source, task.tests_path.name, task.target_module)
+        with WorkerPool(suite, limits) as fresh:
+            return fresh.run(code)
+
+    try:
+        engine = Engine(task, the_model, pool, store, STRATEGIES[strategy](), budget or Budget(),
+                        verify=verify, on_progress=on_progress, seed=seed)
+        result = engine.run()
+    except ExecutorError as exc:
+        raise RuntimeError(f"the sandbox failed: {exc}") from exc
+    finally:
+        pool.close()
+        store.close()
+    if result.best_code is not None and (result.status is RunStatus.GREEN or write_best):
+        write_atomically(task.target_path, result.best_code)
+    return result

@@ -1,0 +1,90 @@
+"""`greenloop solve`: write a module until its pytest file passes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from greenloop.api import solve
+from greenloop.execute import ExecutorError
+from greenloop.loop.engine import Progress, RunStatus
+from greenloop.loop.strategies import STRATEGIES
+from greenloop.models import ModelError
+from greenloop.store import StoreError
+from greenloop.task import Budget, TaskError
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("solve", help="write --target until the tests in --tests pass")
+    p.add_argument("--tests", required=True, help="pytest file that imports the target module")
+    p.add_argument("--target", required=True, help="module file to write, e.g. slugger.py (may hold a stub)")
+    spec = p.add_mutually_exclusive_group()
+    spec.add_argument("--spec", default="", help="what the module should do, in words")
+    spec.add_argument("--spec-file", help="file holding the spec")
+    p.add_argument("--model", default="local", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | scripted:PATH")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL or OpenAI)")
+    p.add_argument("--max-iterations", type=int, default=50, help="model calls before giving up (default 50)")
+    p.add_argument("--max-seconds", type=float, default=600, help="wall-clock budget (default 600)")
+    p.add_argument("--strategy", default="revise", choices=sorted(STRATEGIES), help="search strategy (default revise)")
+    p.add_argument("--workers", type=int, default=1, help="sandbox workers (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="base sampling seed")
+    p.add_argument("--write-best", action="store_true", help="write the best candidate even when not green")
+    p.add_argument("--db", help="run store path (default $GREENLOOP_DB or the user data dir)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of progress")
+    p.set_defaults(handler=run)
+
+
+def _bad_input(args: argparse.Namespace, message: str, code: int = 2) -> int:
+    if args.json:
+        print(json.dumps({"status": "error", "message": message}))
+    print(f"greenloop: {message}", file=sys.stderr)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    status = None if args.json else console.status("starting: loading the model and warming the sandbox")
+
+    def progress(p: Progress) -> None:
+        if status is not None:
+            status.update(
+                f"iteration {p.iteration}/{p.max_iterations} · best {p.best_passed}/{p.total} tests · "
+                f"last {p.last_passed}/{p.total} · {p.prompt_tokens + p.completion_tokens:,} tokens · {p.elapsed:.1f}s"
+            )
+
+    try:
+        budget = Budget(args.max_iterations, args.max_seconds)
+        if status is not None:
+            status.start()
+        try:
+            result = solve(
+                args.tests, args.target, spec=args.spec, spec_file=args.spec_file, model=args.model,
+                base_url=args.base_url, budget=budget, db=args.db, strategy=args.strategy,
+                write_best=args.write_best, workers=args.workers, seed=args.seed, on_progress=progress,
+            )
+        finally:
+            if status is not None:
+                status.stop()
+    except (TaskError, ModelError, StoreError) as exc:
+        return _bad_input(args, str(exc))
+    except (ExecutorError, RuntimeError) as exc:
+        return _bad_input(args, str(exc), 3)
+    if args.json:
+        print(json.dumps(result.to_json(args.target)))
+    else:
+        colour = "green" if result.status is RunStatus.GREEN else "yellow"
+        console.print(
+            f"[{colour}]{result.status.value}[/]: {result.message} · best {result.tests_passed}/{result.tests_total} "
+            f"tests · {result.model_calls} model calls · {result.prompt_tokens + result.completion_tokens:,} tokens "
+            f"· {result.seconds:.1f}s · run {result.run_id}"
+        )
+        if result.status is RunStatus.GREEN:
+            console.print(f"wrote {args.target}")
+        elif result.best_code is not None:
+            written = "written anyway (--write-best)" if args.write_best else "kept in the run store"
+            console.print(f"best candidate {written}: greenloop show {result.run_id}")
+    return {RunStatus.GREEN: 0, RunStatus.EXHAUSTED: 1, RunStatus.INTERRUPTED: 130, RunStatus.ERROR: 3}[result.status]

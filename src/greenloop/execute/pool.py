@@ -1,0 +1,238 @@
+"""The parent side of execution: a pool of warm sandboxed workers serving one test file.
+
+A pool is made for one test suite (a different test file gets a different pool), keeps up to
+`size` workers, hands each candidate to an idle one, replaces a worker that died or has served
+many candidates, and closes workers left idle too long.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import queue
+import selectors
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from greenloop.execute.outcome import ExecutorError, Limits, Outcome, TestResult, TestStatus
+from greenloop.execute.sandbox import unsandboxed_env, worker_command
+
+PLACEHOLDER_MODULE = '''
+class _Placeholder:
+    def __init__(self, *args, **kwargs): pass
+    def __call__(self, *args, **kwargs): return _Placeholder()
+    def __getattr__(self, name): return _Placeholder()
+    def __iter__(self): return iter(())
+def __getattr__(name):
+    return _Placeholder()
+'''
+_START_TIMEOUT = 60.0
+_REPLY_MARGIN = 10.0
+
+
+@dataclass(frozen=True)
+class TestSuite:
+    """The tests a pool runs: the file's text, its file name, and the module it imports."""
+
+    source: str
+    filename: str
+    target_module: str
+
+    def preimports(self) -> list[str]:
+        """Top-level modules the tests import, other than the target: warmed in the worker."""
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(self.source)):
+            if isinstance(node, ast.Import):
+                names.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+        names.discard(self.target_module)
+        return sorted(names)
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+class _Worker:
+    def __init__(self, suite: TestSuite) -> None:
+        argv, self.sandboxed = worker_command()
+        self.workdir = "/tmp/greenloop" if self.sandboxed else tempfile.mkdtemp(prefix="greenloop-worker-")
+        self.stderr = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                start_new_session=True, env=None if self.sandboxed else unsandboxed_env(),
+                cwd=None if self.sandboxed else self.workdir,
+            )
+        except OSError as exc:
+            raise ExecutorError(f"could not start a sandbox worker: {exc}") from exc
+        self.jobs = 0
+        self.last_used = time.monotonic()
+        task = {"test_name": suite.filename, "test_source": suite.source, "target_module": suite.target_module,
+                "preimport": suite.preimports(), "workdir": self.workdir}
+        try:
+            reply = self.request(task, _START_TIMEOUT)
+        except _WorkerDied as exc:
+            raise ExecutorError(f"the sandbox worker failed to start: {exc}") from exc
+        if not reply.get("ready"):
+            raise ExecutorError(f"the sandbox worker failed to start: {reply}")
+
+    def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+        assert self.proc.stdin and self.proc.stdout
+        try:
+            self.proc.stdin.write((json.dumps(message) + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise _WorkerDied(self._why()) from exc
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout):
+                self.close()
+                raise _WorkerDied(f"no answer within {timeout:.0f}s")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise _WorkerDied(self._why())
+        self.last_used = time.monotonic()
+        return dict(json.loads(line))
+
+    def _why(self) -> str:
+        code = self.proc.poll()
+        self.stderr.seek(0)
+        err = self.stderr.read().decode(errors="replace").strip().splitlines()
+        return f"exit status {code}" + (f": {err[-1]}" if err else "")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream:
+                stream.close()
+        self.stderr.close()
+        if not self.sandboxed:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class WorkerPool:
+    """Runs candidates for one `TestSuite` on warm workers. Thread-safe; use as a context manager."""
+
+    def __init__(self, suite: TestSuite, limits: Limits | None = None, size: int = 1,
+                 max_jobs_per_worker: int = 500, idle_seconds: float = 120.0) -> None:
+        self.suite = suite
+        self.limits = limits or Limits()
+        self.size = max(1, size)
+        self.max_jobs = max_jobs_per_worker
+        self.idle_seconds = idle_seconds
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._count = 0
+        self._lock = threading.Lock()
+        self._expected: list[str] | None = None
+        self.sandboxed: bool | None = None
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def workers(self) -> int:
+        return self._count
+
+    def _acquire(self) -> _Worker:
+        with self._lock:
+            self._shrink()
+            if self._idle.empty() and self._count < self.size:
+                self._count += 1
+                try:
+                    worker = _Worker(self.suite)
+                except BaseException:
+                    self._count -= 1
+                    raise
+                self.sandboxed = worker.sandboxed
+                return worker
+        return self._idle.get()
+
+    def _release(self, worker: _Worker, healthy: bool) -> None:
+        if healthy and worker.jobs < self.max_jobs and worker.proc.poll() is None:
+            self._idle.put(worker)
+            return
+        worker.close()
+        with self._lock:
+            self._count -= 1
+
+    def _shrink(self) -> None:
+        keep: list[_Worker] = []
+        while not self._idle.empty():
+            worker = self._idle.get_nowait()
+            if time.monotonic() - worker.last_used > self.idle_seconds:
+                worker.close()
+                self._count -= 1
+            else:
+                keep.append(worker)
+        for worker in reversed(keep):
+            self._idle.put(worker)
+
+    def _job(self, code: str, collect_only: bool = False) -> dict[str, Any]:
+        """One job on some worker; a worker that dies is replaced and the job retried once."""
+        job = {"code": code, "limits": asdict(self.limits), "collect_only": collect_only}
+        why = ""
+        for _attempt in range(2):
+            worker = self._acquire()
+            worker.jobs += 1
+            try:
+                reply = worker.request(job, self.limits.timeout + _REPLY_MARGIN)
+            except _WorkerDied as exc:
+                why = str(exc)
+                self._release(worker, healthy=False)
+                continue
+            self._release(worker, healthy=not reply.get("infrastructure"))
+            return reply
+        return {"tests": [], "problem": f"the sandbox worker died twice running this candidate ({why})",
+                "infrastructure": True}
+
+    def expected_ids(self) -> list[str]:
+        """Test ids collected against a placeholder target: what every candidate must pass."""
+        if self._expected is None:
+            reply = self._job(PLACEHOLDER_MODULE, collect_only=True)
+            problem = reply.get("problem", "")
+            if reply.get("infrastructure"):
+                raise ExecutorError(problem)
+            if "collection failed" in problem:
+                raise CollectionError(problem.split("collection failed: ", 1)[1])
+            self._expected = list(reply.get("collected", []))
+        return self._expected
+
+    def run(self, code: str) -> Outcome:
+        expected = self.expected_ids()
+        reply = self._job(code)
+        outcome = Outcome.from_dict(reply)
+        seen = {t.test_id for t in outcome.tests}
+        missing = [t for t in expected if t not in seen]
+        if missing and not outcome.infrastructure:
+            extra = tuple(TestResult(t, TestStatus.NOT_RUN, "never ran") for t in missing)
+            problem = outcome.problem or f"{len(missing)} expected test(s) were not collected"
+            outcome = Outcome(outcome.tests + extra, outcome.seconds, problem, False, outcome.output)
+        return outcome
+
+    def close(self) -> None:
+        while not self._idle.empty():
+            self._idle.get_nowait().close()
+            self._count -= 1
+
+
+class CollectionError(ValueError):
+    """The tests cannot be collected even against a placeholder target."""
+
+
+def suite_from_file(path: str | os.PathLike[str], target_module: str) -> TestSuite:
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    return TestSuite(source=source, filename=os.path.basename(path), target_module=target_module)

@@ -1,0 +1,1 @@
+"""The generate -> execute -> test -> revise loop: engine, strategies, prompts, feedback, extraction."""

@@ -1,0 +1,39 @@
+"""The messages sent to the model: a first request, and a revision that sees code plus feedback.
+
+Prompts stay short: the embedded model has a 4k context and copies long test files back, so it
+sees the stub with examples (`prompt_style="examples"`); larger models also see the tests.
+"""
+
+from __future__ import annotations
+
+from greenloop.models import Message, PromptStyle
+from greenloop.task import Task
+
+SYSTEM = (
+    "You are an expert Python programmer. Reply with the complete Python module in one "
+    "```python code block. Do not include tests or example usage."
+)
+_TEST_LIMIT = 6000
+
+
+def _task_text(task: Task, style: PromptStyle) -> str:
+    parts = []
+    if task.spec and task.spec not in task.stub:
+        parts.append(task.spec)
+    parts.append(f"Complete this Python module `{task.target_path.name}`:\n```python\n{task.stub.strip()}\n```")
+    if style == "tests":
+        tests = task.test_source if len(task.test_source) <= _TEST_LIMIT else task.test_source[:_TEST_LIMIT] + "\n# ..."
+        parts.append(f"It must pass these pytest tests ({task.tests_path.name}):\n```python\n{tests.strip()}\n```")
+    return "\n\n".join(parts)
+
+
+def first_messages(task: Task, style: PromptStyle) -> list[Message]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": _task_text(task, style)}]
+
+
+def revision_messages(task: Task, style: PromptStyle, code: str, feedback: str) -> list[Message]:
+    text = (
+        f"{_task_text(task, style)}\n\nThis attempt is wrong:\n```python\n{code.strip()}\n```\n"
+        f"Test results:\n{feedback}\n\nFix the code. Reply with the complete corrected module."
+    )
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]

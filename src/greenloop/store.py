@@ -1,0 +1,186 @@
+"""The run store: every run and every attempt, appended to SQLite as it happens.
+
+One function (`connect`) opens the database and applies the named, append-only migrations.
+Each attempt is committed on its own, so a crash loses at most the attempt in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_runs_and_attempts",
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created REAL NOT NULL,
+            kind TEXT NOT NULL,
+            tests_path TEXT,
+            target TEXT,
+            spec TEXT,
+            model TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            budget TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'running',
+            message TEXT NOT NULL DEFAULT '',
+            iterations INTEGER NOT NULL DEFAULT 0,
+            model_calls INTEGER NOT NULL DEFAULT 0,
+            tests_passed INTEGER NOT NULL DEFAULT 0,
+            tests_total INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            seconds REAL NOT NULL DEFAULT 0,
+            model_seconds REAL NOT NULL DEFAULT 0,
+            best_attempt INTEGER,
+            finished REAL
+        );
+        CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            n INTEGER NOT NULL,
+            parent INTEGER,
+            kind TEXT NOT NULL,
+            created REAL NOT NULL,
+            messages TEXT NOT NULL,
+            response TEXT NOT NULL,
+            code TEXT,
+            outcome TEXT,
+            passed INTEGER NOT NULL DEFAULT 0,
+            total INTEGER NOT NULL DEFAULT 0,
+            green INTEGER NOT NULL DEFAULT 0,
+            feedback TEXT NOT NULL DEFAULT '',
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            model_seconds REAL NOT NULL DEFAULT 0,
+            exec_seconds REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX attempts_by_run ON attempts(run_id, n);
+        """,
+    ),
+]
+
+
+def default_path() -> Path:
+    env = os.environ.get("GREENLOOP_DB")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("greenloop")) / "runs.db"
+
+
+class StoreError(Exception):
+    pass
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open (creating if needed) the store at `path` and bring its schema up to date."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)")
+        done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name not in done:
+                db.executescript(f"BEGIN; {sql}; INSERT INTO migrations VALUES ('{name}', {time.time()}); COMMIT;")
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open the run store at {path}: {exc}; set --db or GREENLOOP_DB") from None
+    return db
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    n: int
+    kind: str  # "model" | "duplicate"
+    messages: list[dict[str, str]]
+    response: str
+    code: str | None
+    outcome: dict[str, Any] | None
+    passed: int
+    total: int
+    green: bool
+    feedback: str
+    prompt_tokens: int
+    completion_tokens: int
+    model_seconds: float
+    exec_seconds: float
+    parent: int | None = None
+
+
+class Store:
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else default_path()
+        self.db = connect(self.path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def start_run(self, *, kind: str, tests_path: str, target: str, spec: str, model: str, strategy: str,
+                  budget: dict[str, Any]) -> str:
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+        self.db.execute(
+            "INSERT INTO runs (id, created, kind, tests_path, target, spec, model, strategy, budget) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, time.time(), kind, tests_path, target, spec, model, strategy, json.dumps(budget)),
+        )
+        return run_id
+
+    def add_attempt(self, run_id: str, a: AttemptRecord) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO attempts (run_id, n, parent, kind, created, messages, response, code, outcome, passed, "
+            "total, green, feedback, prompt_tokens, completion_tokens, model_seconds, exec_seconds) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, a.n, a.parent, a.kind, time.time(), json.dumps(a.messages), a.response, a.code,
+             json.dumps(a.outcome) if a.outcome is not None else None, a.passed, a.total, int(a.green),
+             a.feedback, a.prompt_tokens, a.completion_tokens, a.model_seconds, a.exec_seconds),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        allowed = {"status", "message", "iterations", "model_calls", "tests_passed", "tests_total",
+                   "prompt_tokens", "completion_tokens", "seconds", "model_seconds", "best_attempt", "finished"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown run fields: {sorted(unknown)}")
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,))
+        return [dict(r) for r in rows]
+
+    def find_run(self, run_id: str) -> dict[str, Any] | None:
+        """The run with this id, or the only run whose id starts with it."""
+        rows = [dict(r) for r in self.db.execute(
+            "SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY created DESC LIMIT 2", (run_id, run_id + "%"))]
+        exact = [r for r in rows if r["id"] == run_id]
+        if exact:
+            return exact[0]
+        return rows[0] if len(rows) == 1 else None
+
+    def attempts(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM attempts WHERE run_id = ? ORDER BY n", (run_id,))
+        result = []
+        for r in rows:
+            d = dict(r)
+            d["messages"] = json.loads(d["messages"])
+            d["outcome"] = json.loads(d["outcome"]) if d["outcome"] else None
+            d["green"] = bool(d["green"])
+            result.append(d)
+        return result
+
+    def attempt(self, attempt_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
+        return dict(row) if row else None
