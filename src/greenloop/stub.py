@@ -20,6 +20,7 @@ class _Name:
     keywords: list[str] = field(default_factory=list)
     param_names: list[str] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
+    literal_kinds: dict[int, str] = field(default_factory=dict)  # position -> a parameter name by type
 
 
 def imported_names(tree: ast.Module, module: str) -> tuple[list[str], bool]:
@@ -66,6 +67,9 @@ def derive_stub(test_source: str, module: str, spec: str = "") -> str:
                 entry.keywords += [k.arg for k in node.keywords if k.arg and k.arg not in entry.keywords]
                 if not entry.param_names and all(isinstance(a, ast.Name) for a in node.args):
                     entry.param_names = [a.id for a in node.args if isinstance(a, ast.Name)]
+                for i, arg in enumerate(node.args):
+                    if i not in entry.literal_kinds and isinstance(arg, ast.Constant | ast.List | ast.Dict | ast.Tuple):
+                        entry.literal_kinds[i] = _kind_name(arg)
         if isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1:
             left, right = node.test.left, node.test.comparators[0]
             if isinstance(node.test.ops[0], ast.Eq) and isinstance(left, ast.Call):
@@ -109,7 +113,9 @@ def _render(entry: _Name) -> str:
     params = list(entry.param_names[: entry.arity])
     generic = iter("abcdefgh")
     while len(params) < entry.arity:
-        candidate = next(generic)
+        candidate = entry.literal_kinds.get(len(params), "")
+        if not candidate or candidate in params:
+            candidate = next(generic)
         if candidate not in params:
             params.append(candidate)
     params += [f"{k}=None" for k in entry.keywords if k not in params]
@@ -118,3 +124,21 @@ def _render(entry: _Name) -> str:
         body = "\n".join(entry.examples).replace("\n", "\n    ")
         doc = f'    """\n    {body}\n    """\n'
     return f"def {entry.name}({', '.join(params)}):\n{doc}    ..."
+
+
+def _kind_name(node: ast.expr) -> str:
+    """A readable parameter name for a literal argument: 'hello' -> text, 3 -> n, [..] -> items."""
+    if isinstance(node, ast.List | ast.Tuple):
+        return "items"
+    if isinstance(node, ast.Dict):
+        return "mapping"
+    value = getattr(node, "value", None)
+    if isinstance(value, bool):
+        return "flag"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, int):
+        return "n"
+    if isinstance(value, float):
+        return "x"
+    return ""

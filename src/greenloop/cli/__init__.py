@@ -7,6 +7,7 @@ during the run, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from greenloop.cli import runs, solve
@@ -24,9 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # end like Ctrl-C: record the run, write nothing half-done
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from typing import Any
 
 
 class TestStatus(str, enum.Enum):
+    __test__ = False  # not a pytest test class, despite the name
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"  # setup/collection error or an exception other than a failed assertion
@@ -21,6 +22,7 @@ class TestStatus(str, enum.Enum):
 
 @dataclass(frozen=True)
 class TestResult:
+    __test__ = False
     test_id: str
     status: TestStatus
     message: str = ""

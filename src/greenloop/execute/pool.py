@@ -40,6 +40,8 @@ _REPLY_MARGIN = 10.0
 class TestSuite:
     """The tests a pool runs: the file's text, its file name, and the module it imports."""
 
+    __test__ = False
+
     source: str
     filename: str
     target_module: str
@@ -195,8 +197,8 @@ class WorkerPool:
                 continue
             self._release(worker, healthy=not reply.get("infrastructure"))
             return reply
-        return {"tests": [], "problem": f"the sandbox worker died twice running this candidate ({why})",
-                "infrastructure": True}
+        # A fresh worker dying on the same candidate twice is the candidate's doing (it killed it).
+        return {"tests": [], "problem": f"the sandbox worker died twice running this candidate ({why})"}
 
     def expected_ids(self) -> list[str]:
         """Test ids collected against a placeholder target: what every candidate must pass."""

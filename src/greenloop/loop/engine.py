@@ -22,6 +22,8 @@ from greenloop.store import AttemptRecord, Store
 from greenloop.stub import imported_names
 from greenloop.task import Budget, Task
 
+# The closing fence of the code block: what follows it is prose we would pay for and discard.
+STOP = ("\n```\n",)
 NO_CODE_FEEDBACK = "Your reply contained no Python code. Reply with the complete module in one ```python block."
 
 
@@ -73,7 +75,7 @@ class Engine:
     def __init__(self, task: Task, model: Model, executor: Executor, store: Store, strategy: Strategy,
                  budget: Budget, *, verify: Callable[[str], Outcome] | None = None,
                  on_progress: Callable[[Progress], None] | None = None, seed: int = 0,
-                 max_tokens: int = 1024) -> None:
+                 max_tokens: int = 640) -> None:
         self.task, self.model, self.executor, self.store = task, model, executor, store
         self.strategy, self.budget, self.verify = strategy, budget, verify
         self.on_progress = on_progress
@@ -123,7 +125,7 @@ class Engine:
             try:
                 completion = self.model.complete(
                     proposal.messages, temperature=proposal.temperature, max_tokens=self.max_tokens,
-                    seed=self.seed + result.iterations,
+                    seed=self.seed + result.iterations, stop=STOP,
                 )
             except ScriptExhausted as exc:
                 return RunStatus.EXHAUSTED, str(exc)

@@ -19,11 +19,13 @@ def _blocks(text: str) -> list[str]:
     return blocks or [text]
 
 
-def _parseable_prefix(code: str) -> ast.Module | None:
+def _parseable_prefix(code: str) -> tuple[str, ast.Module] | None:
+    """The longest prefix of whole lines that parses: small models stop mid-statement."""
     lines = code.splitlines()
     for end in range(len(lines), 0, -1):
+        text = "\n".join(lines[:end])
         try:
-            return ast.parse("\n".join(lines[:end]))
+            return text, ast.parse(text)
         except SyntaxError:
             continue
     return None
@@ -52,28 +54,65 @@ def _runs_at_import(node: ast.stmt) -> bool:
 
 
 def extract_code(text: str, required: list[str], stub: str = "") -> str | None:
-    """The candidate module in `text`, or None when the reply holds no usable Python."""
-    best: tuple[int, int, ast.Module] | None = None
+    """The candidate module in `text`, or None when the reply holds no usable Python.
+
+    Works on the reply's own lines, so the model's formatting and comments survive."""
+    best: tuple[int, int, str, ast.Module] | None = None
     for block in _blocks(text):
-        tree = _parseable_prefix(block)
-        if tree is None or not tree.body:
+        parsed = _parseable_prefix(block)
+        if parsed is None or not parsed[1].body:
             continue
-        score = len(set(required) & _defined(tree))
-        if best is None or (score, len(tree.body)) > best[:2]:
-            best = (score, len(tree.body), tree)
+        score = len(set(required) & _defined(parsed[1]))
+        if best is None or (score, len(parsed[1].body)) > best[:2]:
+            best = (score, len(parsed[1].body), *parsed)
     if best is None:
         return None
-    tree = best[2]
-    tree.body = [node for node in tree.body if not _runs_at_import(node)]
-    if not tree.body:
+    source, tree = best[2], best[3]
+    lines = source.splitlines()
+    drop: set[int] = set()
+    kept = []
+    for node in tree.body:
+        if _runs_at_import(node):
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            drop.update(range(first - 1, (node.end_lineno or node.lineno)))
+        else:
+            kept.append(node)
+    if not kept:
         return None
-    code = ast.unparse(tree)
-    have = _defined(tree)
+    for node in _unreachable_definitions(kept, required):
+        kept.remove(node)
+        drop.update(range(min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1, node.end_lineno or node.lineno))
+    code = "\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
+    have = _defined(ast.Module(body=kept, type_ignores=[]))
     missing_imports = [
         ast.unparse(node) for node in _stub_imports(stub)
         if not {(a.asname or a.name).split(".")[0] for a in node.names} <= have
     ]
     return ("\n".join(missing_imports) + "\n\n" + code if missing_imports else code) + "\n"
+
+
+def _unreachable_definitions(
+    body: list[ast.stmt], required: list[str]
+) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
+    """Top-level functions and classes nothing needed refers to (small models pad replies with
+    variants like `f_manual_manual`); they only add noise to the next prompt."""
+    definitions = [n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    if not required or not any(d.name in required for d in definitions):
+        return []
+    reachable = set(required)
+    for node in body:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            reachable.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+    changed = True
+    while changed:
+        changed = False
+        for d in definitions:
+            if d.name in reachable:
+                for n in ast.walk(d):
+                    if isinstance(n, ast.Name) and n.id not in reachable:
+                        reachable.add(n.id)
+                        changed = True
+    return [d for d in definitions if d.name not in reachable]
 
 
 def _stub_imports(stub: str) -> list[ast.Import | ast.ImportFrom]:

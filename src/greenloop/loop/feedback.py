@@ -41,9 +41,19 @@ def render_feedback(outcome: Outcome) -> str:
         problem = outcome.problem.replace("collection failed: ", "the module could not be imported:\n")
         lines.append(problem.strip())
     failing = [t for t in outcome.tests if t.status not in (TestStatus.PASSED, TestStatus.NOT_RUN)]
-    for result in failing[:_MAX_TESTS]:
+    shown = 0
+    said: set[str] = set()
+    for result in failing:
+        # The same error in many tests is one fact; repeat only what is new.
+        key = result.message if not result.actual else result.message + result.actual
+        if key in said:
+            continue
+        said.add(key)
+        if shown == _MAX_TESTS:
+            break
         lines.append(_describe(result))
-    if len(failing) > _MAX_TESTS:
-        lines.append(f"- ... and {len(failing) - _MAX_TESTS} more failing tests")
+        shown += 1
+    if len(failing) > shown:
+        lines.append(f"- ... {len(failing) - shown} more failing tests")
     lines.append(f"{outcome.passed} of {outcome.total} tests pass.")
     return "\n".join(lines)

@@ -51,20 +51,24 @@ def best_attempt(history: list[Attempt]) -> Attempt | None:
 
 
 class ReviseStrategy:
+    """Revise the best candidate with its feedback; while that stops paying, alternate with fresh
+    samples (a weak model revising its own wrong code mostly reproduces it, and a fresh sample
+    is the cheapest source of a different idea)."""
+
     name = "revise"
 
-    def __init__(self, base_temperature: float = 0.6, restart_every: int = 4) -> None:
+    def __init__(self, base_temperature: float = 0.6, fresh_temperature: float = 0.8) -> None:
         self.base_temperature = base_temperature
-        self.restart_every = restart_every
+        self.fresh_temperature = fresh_temperature
 
     def next(self, task: Task, style: PromptStyle, history: list[Attempt]) -> Proposal:
         best = best_attempt(history)
         if best is None or best.code is None:
-            return Proposal(first_messages(task, style), self.base_temperature)
+            return Proposal(first_messages(task, style), self.fresh_temperature)
         stagnant = history[-1].n - best.n
-        if stagnant and stagnant % self.restart_every == 0:
-            return Proposal(first_messages(task, style), min(1.0, self.base_temperature + 0.3))
-        temperature = min(1.0, self.base_temperature + 0.1 * min(stagnant, 4))
+        if best.passed <= 0 or stagnant % 2 == 1:
+            return Proposal(first_messages(task, style), self.fresh_temperature)
+        temperature = min(1.0, self.base_temperature + 0.1 * min(stagnant // 2, 4))
         return Proposal(revision_messages(task, style, best.code, best.feedback), temperature, best)
 
 

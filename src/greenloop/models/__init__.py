@@ -36,7 +36,8 @@ class Model(Protocol):
     name: str
     prompt_style: PromptStyle
 
-    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int) -> Completion: ...
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int,
+                 stop: tuple[str, ...] = ()) -> Completion: ...
 
     def check(self) -> None:
         """Raise ModelError when the model cannot be used (file missing, endpoint unreachable)."""

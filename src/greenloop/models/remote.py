@@ -63,9 +63,12 @@ class OpenAIModel(_HTTPModel):
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
-    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int) -> Completion:
-        body = {"model": self.model, "messages": messages, "temperature": temperature,
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int,
+                 stop: tuple[str, ...] = ()) -> Completion:
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature,
                 "max_tokens": max_tokens, "seed": seed}
+        if stop:
+            body["stop"] = list(stop)[:4]
         data, seconds = self._post("/chat/completions", body)
         usage = data.get("usage") or {}
         return Completion(
@@ -84,12 +87,15 @@ class AnthropicModel(_HTTPModel):
     def _headers(self) -> dict[str, str]:
         return {"x-api-key": self.api_key, "anthropic-version": "2023-06-01"}
 
-    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int) -> Completion:
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int,
+                 stop: tuple[str, ...] = ()) -> Completion:
         system = "\n".join(m["content"] for m in messages if m["role"] == "system")
         body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens, "temperature": min(temperature, 1.0),
                                 "messages": [m for m in messages if m["role"] != "system"]}
         if system:
             body["system"] = system
+        if stop:
+            body["stop_sequences"] = list(stop)
         data, seconds = self._post("/messages", body)
         usage = data.get("usage") or {}
         text = "".join(block.get("text", "") for block in data.get("content", []) if block.get("type") == "text")

@@ -36,7 +36,8 @@ class ScriptedModel:
         if not self.responses:
             raise ModelError("the scripted model has no responses")
 
-    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int) -> Completion:
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int,
+                 stop: tuple[str, ...] = ()) -> Completion:
         with self._lock:
             index = len(self.calls)
             if index >= len(self.responses):

@@ -1,0 +1,111 @@
+"""The command line as a user meets it: exit codes, --json, bad input, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import GOOD, PARTIAL, WRONG, fenced
+
+
+def greenloop(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "greenloop", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, check=False, **kwargs)
+
+
+def solve(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return greenloop("solve", "--tests", "test_slugger.py", "--target", "slugger.py", "--db", "runs.db",
+                     *args, cwd=workspace)
+
+
+def test_green_run_exits_0_writes_target_and_prints_json(workspace: Path, script) -> None:
+    proc = solve(workspace, "--model", script(fenced(WRONG), fenced(GOOD)), "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "green" and result["iterations"] == 2 and result["model_calls"] == 2
+    assert result["tests_passed"] == result["tests_total"] == 4
+    assert set(result) >= {"run_id", "prompt_tokens", "completion_tokens", "seconds", "target"}
+    assert (workspace / "slugger.py").read_text() == GOOD
+
+
+def test_exhausted_run_exits_1_and_leaves_target_untouched(workspace: Path, script) -> None:
+    (workspace / "slugger.py").write_text("def slugify(text):\n    '''Make a slug.'''\n")
+    before = (workspace / "slugger.py").read_text()
+    proc = solve(workspace, "--model", script(fenced(WRONG), fenced(PARTIAL)), "--max-iterations", "2")
+    assert proc.returncode == 1, proc.stderr
+    assert (workspace / "slugger.py").read_text() == before
+    assert "greenloop show" in proc.stderr
+
+
+def test_runs_and_show_list_what_happened(workspace: Path, script) -> None:
+    proc = solve(workspace, "--model", script(fenced(WRONG), fenced(GOOD)), "--json")
+    run_id = json.loads(proc.stdout)["run_id"]
+    listed = greenloop("runs", "--db", "runs.db", "--json", cwd=workspace)
+    assert [r["id"] for r in json.loads(listed.stdout)] == [run_id]
+    shown = greenloop("show", run_id[:17], "--db", "runs.db", "--json", cwd=workspace)
+    data = json.loads(shown.stdout)
+    assert [a["n"] for a in data["attempts"]] == [1, 2]
+    assert "returned 'Hello World', expected 'hello-world'" in data["attempts"][0]["feedback"]
+    assert data["best_code"] == GOOD
+    text = greenloop("show", run_id, "--db", "runs.db", cwd=workspace)
+    assert "attempt 1" in text.stdout and "best code" in text.stdout
+
+
+def _one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("greenloop: ") and needle in lines[0], proc.stderr
+
+
+def test_bad_inputs_exit_2_with_one_clear_line_and_write_nothing(workspace: Path, script) -> None:
+    model = script(fenced(GOOD))
+    _one_line_error(greenloop("solve", "--tests", "missing.py", "--target", "x.py", "--db", "runs.db",
+                              "--model", model, cwd=workspace), "test file not found")
+    (workspace / "test_broken.py").write_text("def test_x(:\n")
+    _one_line_error(greenloop("solve", "--tests", "test_broken.py", "--target", "x.py", "--db", "runs.db",
+                              "--model", model, cwd=workspace), "not valid Python")
+    (workspace / "pkg").mkdir()
+    _one_line_error(solve(workspace, "--model", model, "--target", "pkg"), "is a directory")
+    _one_line_error(solve(workspace, "--model", "gpt-5"), "unknown model spec")
+    _one_line_error(solve(workspace, "--model", "scripted:nope.json"), "not found")
+    (workspace / "test_uncollectable.py").write_text("import no_such_module_xyz\n\ndef test_x():\n    pass\n")
+    _one_line_error(greenloop("solve", "--tests", "test_uncollectable.py", "--target", "x.py", "--db", "runs.db",
+                              "--model", model, cwd=workspace), "cannot be collected")
+    assert not (workspace / "x.py").exists() and not (workspace / "slugger.py").exists()
+
+
+def test_unreachable_openai_endpoint_is_bad_input(workspace: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once we leave: nothing listens there
+    proc = solve(workspace, "--model", "openai:some-model", "--base-url", f"http://127.0.0.1:{port}/v1")
+    _one_line_error(proc, "cannot reach the model endpoint")
+
+
+SLOW_TESTS = "import time\nfrom slugger import slugify\n\ndef test_slow():\n    time.sleep(0.3)\n    assert slugify('a') == 'b'\n"
+
+
+def test_ctrl_c_ends_cleanly_with_130_and_records_the_run(workspace: Path, script) -> None:
+    (workspace / "test_slugger.py").write_text(SLOW_TESTS)
+    model = script(*[fenced(f"def slugify(text):\n    return {i}\n") for i in range(200)])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "greenloop", "solve", "--tests", "test_slugger.py", "--target", "slugger.py",
+         "--db", "runs.db", "--model", model, "--json"],
+        cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    result = json.loads(out)
+    assert result["status"] == "interrupted" and result["iterations"] >= 1
+    assert not (workspace / "slugger.py").exists()
+    assert not [p for p in os.listdir(workspace) if p.endswith(".tmp")]
+    listed = json.loads(greenloop("runs", "--db", "runs.db", "--json", cwd=workspace).stdout)
+    assert listed[0]["status"] == "interrupted"

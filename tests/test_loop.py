@@ -1,0 +1,106 @@
+"""The loop with scripted models, against the real sandbox, store and pytest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import GOOD, PARTIAL, WRONG, fenced
+
+from greenloop.api import solve
+from greenloop.loop.engine import RunStatus
+from greenloop.models.scripted import ScriptedModel
+from greenloop.store import Store
+from greenloop.task import Budget
+
+
+def run(workspace: Path, model: ScriptedModel, **kwargs):
+    return solve(workspace / "test_slugger.py", workspace / "slugger.py", model=model,
+                 db=workspace / "runs.db", **kwargs)
+
+
+def test_converges_after_revisions_and_writes_target(workspace: Path) -> None:
+    model = ScriptedModel([fenced(WRONG), fenced(PARTIAL), fenced(GOOD)])
+    result = run(workspace, model)
+    assert result.status is RunStatus.GREEN
+    assert result.iterations == 3 and result.model_calls == 3
+    assert (result.tests_passed, result.tests_total) == (4, 4)
+    assert (workspace / "slugger.py").read_text() == GOOD
+    # the revision request carries the previous code and what went wrong with it
+    revision = model.calls[2][-1]["content"]
+    assert "return \"-\".join(text.lower().split())" in revision or "return '-'.join(text.lower().split())" in revision
+    assert "test_rejects_none" in revision
+
+
+def test_feedback_names_failing_test_with_actual_and_expected(workspace: Path) -> None:
+    model = ScriptedModel([fenced(WRONG), fenced(GOOD)])
+    run(workspace, model)
+    feedback = model.calls[1][-1]["content"]
+    assert "test_basic" in feedback
+    assert "slugify('Hello World') returned 'Hello World', expected 'hello-world'" in feedback
+
+
+def test_stops_on_iteration_budget_and_keeps_best(workspace: Path) -> None:
+    model = ScriptedModel([fenced(WRONG), fenced(PARTIAL), fenced(WRONG + "\n# again\nX = 1\n"), fenced(GOOD)])
+    result = run(workspace, model, budget=Budget(max_iterations=3))
+    assert result.status is RunStatus.EXHAUSTED
+    assert result.iterations == 3
+    assert result.tests_passed == 3 and result.best_code is not None and "split" in result.best_code
+    assert not (workspace / "slugger.py").exists(), "the target is untouched when not green"
+    store = Store(workspace / "runs.db")
+    row = store.find_run(result.run_id)
+    assert row is not None and row["status"] == "exhausted"
+    best = store.attempt(row["best_attempt"])
+    assert best is not None and best["passed"] == 3
+
+
+def test_write_best_writes_the_best_candidate_when_not_green(workspace: Path) -> None:
+    model = ScriptedModel([fenced(PARTIAL), fenced(WRONG)])
+    result = run(workspace, model, budget=Budget(max_iterations=2), write_best=True)
+    assert result.status is RunStatus.EXHAUSTED
+    assert "split" in (workspace / "slugger.py").read_text()
+
+
+def test_stops_on_time_budget(workspace: Path) -> None:
+    model = ScriptedModel([fenced(WRONG)] * 1000)
+    result = run(workspace, model, budget=Budget(max_iterations=1000, max_seconds=0.5))
+    assert result.status is RunStatus.EXHAUSTED
+    assert "within 0.5s" in result.message
+    assert result.iterations < 1000
+
+
+def test_script_running_out_ends_the_run_not_green(workspace: Path) -> None:
+    model = ScriptedModel([fenced(WRONG)])
+    result = run(workspace, model)
+    assert result.status is RunStatus.EXHAUSTED
+    assert "ran out of responses after 1 calls" in result.message
+
+
+def test_reply_without_code_gets_told_so(workspace: Path) -> None:
+    model = ScriptedModel(["I think you should use a regular expression.", fenced(GOOD)])
+    result = run(workspace, model)
+    assert result.status is RunStatus.GREEN
+    attempts = Store(workspace / "runs.db").attempts(result.run_id)
+    assert attempts[0]["code"] is None and "no Python code" in attempts[0]["feedback"]
+
+
+def test_duplicate_candidates_are_not_executed_again(workspace: Path) -> None:
+    same = "def slugify(text):\n    return text\n"
+    reformatted = "def slugify(text):\n\n    # comment\n    return (text)\n"
+    model = ScriptedModel([fenced(same), fenced(reformatted), fenced(GOOD)])
+    result = run(workspace, model)
+    attempts = Store(workspace / "runs.db").attempts(result.run_id)
+    assert [a["kind"] for a in attempts] == ["model", "duplicate", "model"]
+    assert attempts[1]["exec_seconds"] == 0 and attempts[1]["passed"] == attempts[0]["passed"]
+
+
+def test_every_attempt_is_recorded_with_prompt_response_outcome_and_usage(workspace: Path) -> None:
+    model = ScriptedModel([fenced(WRONG), fenced(GOOD)])
+    result = run(workspace, model)
+    attempts = Store(workspace / "runs.db").attempts(result.run_id)
+    assert len(attempts) == 2
+    first = attempts[0]
+    assert first["messages"][0]["role"] == "system" and "slugify" in first["messages"][-1]["content"]
+    assert first["response"] == fenced(WRONG)
+    assert first["outcome"]["tests"][0]["test_id"].endswith("test_basic")
+    assert first["prompt_tokens"] > 0 and first["completion_tokens"] > 0
+    assert attempts[1]["green"] is True

@@ -1,0 +1,51 @@
+"""The run store: named migrations, and attempts that survive a crash of the writing process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from greenloop.store import MIGRATIONS, AttemptRecord, Store, connect
+
+WRITER = """
+import os, sys
+from greenloop.store import AttemptRecord, Store
+store = Store(sys.argv[1])
+run_id = store.start_run(kind="solve", tests_path="t.py", target="m.py", spec="", model="m", strategy="s", budget={})
+for n in (1, 2):
+    store.add_attempt(run_id, AttemptRecord(n=n, kind="model", messages=[{"role": "user", "content": "hi"}],
+        response="r", code="x = 1", outcome=None, passed=n, total=3, green=False, feedback="f",
+        prompt_tokens=1, completion_tokens=2, model_seconds=0.1, exec_seconds=0.01))
+print(run_id, flush=True)
+os.kill(os.getpid(), 9)  # die hard: no cleanup, no close
+"""
+
+
+def test_attempts_survive_a_killed_process(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    proc = subprocess.run([sys.executable, "-c", WRITER, str(db)], capture_output=True, text=True, check=False)
+    assert proc.returncode == -9
+    run_id = proc.stdout.strip()
+    store = Store(db)
+    run = store.find_run(run_id)
+    assert run is not None and run["status"] == "running"
+    assert [a["passed"] for a in store.attempts(run_id)] == [1, 2]
+
+
+def test_migrations_are_recorded_once(tmp_path: Path) -> None:
+    db = connect(tmp_path / "a.db")
+    names = [r[0] for r in db.execute("SELECT name FROM migrations")]
+    assert names == [name for name, _ in MIGRATIONS]
+    db.close()
+    again = connect(tmp_path / "a.db")
+    assert [r[0] for r in again.execute("SELECT name FROM migrations")] == names
+
+
+def test_find_run_by_unique_prefix(tmp_path: Path) -> None:
+    store = Store(tmp_path / "r.db")
+    run_id = store.start_run(kind="solve", tests_path="t", target="m", spec="", model="m", strategy="s", budget={})
+    assert store.find_run(run_id[:17])["id"] == run_id  # type: ignore[index]
+    assert store.find_run("nope") is None
+    store.add_attempt(run_id, AttemptRecord(1, "model", [], "", None, None, 0, 0, False, "", 0, 0, 0.0, 0.0))
+    assert store.attempts(run_id)[0]["code"] is None
