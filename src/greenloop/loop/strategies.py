@@ -45,9 +45,10 @@ class Strategy(Protocol):
 
 
 def best_attempt(history: list[Attempt]) -> Attempt | None:
-    """Most tests passed; among equals, the most recent (its feedback is the freshest)."""
+    """Most tests passed; among equals the first to get there, so that attempts which merely
+    repeat a score do not hide that the search has stagnated."""
     scored = [a for a in history if a.code is not None]
-    return max(scored, key=lambda a: (a.passed, a.n)) if scored else None
+    return max(scored, key=lambda a: (a.passed, -a.n)) if scored else None
 
 
 class ReviseStrategy:
@@ -66,7 +67,7 @@ class ReviseStrategy:
         if best is None or best.code is None:
             return Proposal(first_messages(task, style), self.fresh_temperature)
         stagnant = history[-1].n - best.n
-        if best.passed <= 0 or stagnant % 2 == 1:
+        if stagnant % 2 == 1:
             return Proposal(first_messages(task, style), self.fresh_temperature)
         temperature = min(1.0, self.base_temperature + 0.1 * min(stagnant // 2, 4))
         return Proposal(revision_messages(task, style, best.code, best.feedback), temperature, best)
