@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import GOOD, PARTIAL, SLUG_TESTS
 
+from conftest import GOOD, PARTIAL, SLUG_TESTS
 from greenloop.execute import Limits, TestStatus, TestSuite, WorkerPool
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import GOOD, PARTIAL, WRONG, fenced
-
 from greenloop.api import solve
 from greenloop.loop.engine import RunStatus
 from greenloop.models.scripted import ScriptedModel

@@ -61,14 +61,14 @@ class EqualityGuard:
             return None
         for x, other in ((a, b), (b, a)):
             if type(other) in _PLAIN and type(x) not in _PLAIN:
-                honest = type(other).__eq__(other, x)
+                honest = type(other).__eq__(other, x)  # type: ignore[call-arg]
                 if honest is not True and self._defined_by_candidate(type(x)):
                     return (
                         f"{type(x).__name__} defines __eq__ that claims equality with "
                         f"{short_repr(other, 60)}; return a real value instead"
                     )
         if type(a) in (list, tuple) and type(b) in (list, tuple) and len(a) == len(b):
-            for x, y in zip(a[:1000], b[:1000]):
+            for x, y in zip(a[:1000], b[:1000], strict=True):
                 why = self._dishonest(x, y, depth + 1)
                 if why:
                     return why

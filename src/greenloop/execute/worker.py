@@ -194,7 +194,7 @@ def _child(scratch: str, test_path: str, write_fd: int, key: bytes, limits: dict
         os.dup2(out, 1)
         os.dup2(out, 2)
         keep = sorted({0, 1, 2, write_fd})
-        for low, high in zip(keep, keep[1:] + [65536]):
+        for low, high in zip(keep, keep[1:] + [65536], strict=True):
             os.closerange(low + 1, high)
         memory = int(limits["memory_mb"]) * 1024 * 1024
         cpu = int(limits["cpu_seconds"])

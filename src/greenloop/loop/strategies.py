@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from greenloop.execute import Outcome
-from greenloop.models import Message, PromptStyle
 from greenloop.loop.prompts import first_messages, revision_messages
+from greenloop.models import Message, PromptStyle
 from greenloop.task import Task
 
 
