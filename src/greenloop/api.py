@@ -69,7 +69,7 @@ def solve(
 
     def verify(code: str) -> Outcome:
         suite = TestSuite(task.test_source, task.tests_path.name, task.target_module)
-        with WorkerPool(suite, limits) as fresh:
+        with WorkerPool(suite, limits, fast=False) as fresh:
             return fresh.run(code)
 
     try:

@@ -22,16 +22,8 @@ from typing import Any
 
 from greenloop.execute.outcome import ExecutorError, Limits, Outcome, TestResult, TestStatus
 from greenloop.execute.sandbox import unsandboxed_env, worker_command
+from greenloop.execute.worker import PLACEHOLDER_MODULE
 
-PLACEHOLDER_MODULE = '''
-class _Placeholder:
-    def __init__(self, *args, **kwargs): pass
-    def __call__(self, *args, **kwargs): return _Placeholder()
-    def __getattr__(self, name): return _Placeholder()
-    def __iter__(self): return iter(())
-def __getattr__(name):
-    return _Placeholder()
-'''
 _START_TIMEOUT = 60.0
 _REPLY_MARGIN = 10.0
 
@@ -63,7 +55,7 @@ class _WorkerDied(Exception):
 
 
 class _Worker:
-    def __init__(self, suite: TestSuite) -> None:
+    def __init__(self, suite: TestSuite, limits: Limits, fast: bool) -> None:
         argv, self.sandboxed = worker_command()
         self.workdir = "/tmp/greenloop" if self.sandboxed else tempfile.mkdtemp(prefix="greenloop-worker-")
         self.stderr = tempfile.TemporaryFile()
@@ -78,7 +70,8 @@ class _Worker:
         self.jobs = 0
         self.last_used = time.monotonic()
         task = {"test_name": suite.filename, "test_source": suite.source, "target_module": suite.target_module,
-                "preimport": suite.preimports(), "workdir": self.workdir}
+                "preimport": suite.preimports(), "workdir": self.workdir, "fast": fast,
+                "limits": asdict(limits)}
         try:
             reply = self.request(task, _START_TIMEOUT)
         except _WorkerDied as exc:
@@ -126,8 +119,11 @@ class WorkerPool:
     """Runs candidates for one `TestSuite` on warm workers. Thread-safe; use as a context manager."""
 
     def __init__(self, suite: TestSuite, limits: Limits | None = None, size: int = 1,
-                 max_jobs_per_worker: int = 500, idle_seconds: float = 120.0) -> None:
+                 max_jobs_per_worker: int = 500, idle_seconds: float = 120.0, fast: bool = True) -> None:
+        """`fast=False` collects the tests afresh in every child (pytest's full path): slower,
+        and independent of the collect-once fast path, which is why verification uses it."""
         self.suite = suite
+        self.fast = fast
         self.limits = limits or Limits()
         self.size = max(1, size)
         self.max_jobs = max_jobs_per_worker
@@ -154,7 +150,7 @@ class WorkerPool:
             if self._idle.empty() and self._count < self.size:
                 self._count += 1
                 try:
-                    worker = _Worker(self.suite)
+                    worker = _Worker(self.suite, self.limits, self.fast)
                 except BaseException:
                     self._count -= 1
                     raise
@@ -184,7 +180,7 @@ class WorkerPool:
 
     def _job(self, code: str, collect_only: bool = False) -> dict[str, Any]:
         """One job on some worker; a worker that dies is replaced and the job retried once."""
-        job = {"code": code, "limits": asdict(self.limits), "collect_only": collect_only}
+        job = {"code": code, "collect_only": collect_only}
         why = ""
         for _attempt in range(2):
             worker = self._acquire()

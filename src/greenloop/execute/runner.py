@@ -1,4 +1,4 @@
-"""The in-sandbox test runner: runs pytest on one candidate and reports each test over a signed pipe.
+"""The in-sandbox test reporter: a pytest plugin that judges each test itself and reports over a signed pipe.
 
 Runs inside the forked child that also runs the candidate, so it trusts nothing the candidate can
 reach: a test passes only if *this* module called the test function and saw it return, setup and
@@ -8,14 +8,17 @@ Records are signed with a per-run key, so text the candidate prints or writes is
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import io
 import json
 import os
 import sys
 import traceback
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,14 +44,25 @@ def install_assertion_hooks() -> None:
             rewrite_equality_asserts(mod)
         original_rewrite(mod, source, module_path, config)
 
+    cache: dict[tuple[str, bytes], Any] = {}
+
     def rewrite_test(fn: Any, config: Any) -> Any:
-        stat, co = original_rewrite_test(fn, config)
-        if str(fn) in _test_paths:
-            _collect_code(co)
-        return stat, co
+        if str(fn) not in _test_paths:
+            return original_rewrite_test(fn, config)
+        # The worker compiles the test file once; every child then imports the cached code.
+        key = (str(fn), Path(fn).read_bytes())
+        if key not in cache:
+            cache[key] = original_rewrite_test(fn, config)
+            _collect_code(cache[key][1])
+        return cache[key]
 
     rewrite.rewrite_asserts = rewrite_asserts
     rewrite._rewrite_test = rewrite_test
+
+
+def trust_test_path(path: str) -> None:
+    """Mark `path` as the user's test file: its asserts get the guard and its code is trusted."""
+    _test_paths.add(path)
 
 
 def _collect_code(code: types.CodeType) -> None:
@@ -58,7 +72,7 @@ def _collect_code(code: types.CodeType) -> None:
             _collect_code(const)
 
 
-def _signer(fd: int, key: bytes) -> Callable[[dict[str, Any]], None]:
+def signer(fd: int, key: bytes) -> Callable[[dict[str, Any]], None]:
     def send(record: dict[str, Any]) -> None:
         line = json.dumps(record)
         mac = hmac.new(key, line.encode(), hashlib.sha256).hexdigest()
@@ -69,11 +83,15 @@ def _signer(fd: int, key: bytes) -> Callable[[dict[str, Any]], None]:
     return send
 
 
-def _format_exception(exc: BaseException, scratch: str) -> tuple[str, str, dict[str, str]]:
+def format_exception(exc: BaseException, scratch: str) -> tuple[str, str, dict[str, str]]:
     """Message, trimmed traceback (candidate and test frames only) and the failing frame's locals."""
     if isinstance(exc, SystemExit):
         return f"the code called sys.exit({exc.code!r}) during the test", "", {}
-    message = f"{type(exc).__name__}: {short_repr(str(exc), 500).strip(chr(39))}" if str(exc) else type(exc).__name__
+    text = str(exc)
+    text = text if len(text) <= 500 else text[:497] + "..."
+    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(exc, SyntaxError) and exc.text:
+        message += f"\n    {exc.text.strip()}"
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(scratch)]
     lines = []
     for f in frames[-6:]:
@@ -105,6 +123,18 @@ def compact_error(text: str, keep: int = 8) -> str:
     return "\n".join(useful[-keep:])[-_TRACE_LIMIT:] or text[-_TRACE_LIMIT:]
 
 
+@contextlib.contextmanager
+def captured() -> Iterator[io.StringIO]:
+    """What a test prints, for the feedback (pytest's own capturing is off: it is slow to set up)."""
+    buffer = io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = buffer
+    try:
+        yield buffer
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 class Recorder:
     """pytest plugin that decides each test's status from what it observed itself."""
 
@@ -118,26 +148,46 @@ class Recorder:
         if report.failed:
             self.send({"kind": "collect-error", "message": compact_error(str(report.longrepr))})
 
-    def pytest_internalerror(self, excrepr: Any, excinfo: Any) -> None:
-        exc = excinfo.value
+    def internal_error(self, exc: BaseException) -> None:
+        """The candidate broke collection (import error, exit at import): one collection error."""
         if isinstance(exc, SystemExit):
             message = f"the code called sys.exit({exc.code!r}) while the tests were being collected"
         else:
-            message = compact_error(str(excrepr))
+            message, trace, _ = format_exception(exc, self.scratch)
+            message = f"{trace}\n{message}".strip()
         self.send({"kind": "collect-error", "message": message})
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[Any]) -> None:
         self.send({"kind": "collected", "ids": [item.nodeid for item in items]})
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+    def begin(self, item: Any) -> None:
         self.current = {"id": item.nodeid, "returned": False, "status": "not-run", "message": ""}
         self.send({"kind": "start", "id": item.nodeid})
-        try:
-            return (yield)
-        finally:
-            self.send({"kind": "test", **self.current})
+
+    def end(self, output: str) -> None:
+        self.current["output"] = output[-1000:]
+        self.send({"kind": "test", **self.current})
+
+    def phase_failed(self, item: Any, when: str, exc: BaseException) -> None:
+        """Setup or teardown raised. A skip counts only where the test file asked for it (a mark)."""
+        if self.current.get("status") == "error":
+            return
+        if (when == "setup" and isinstance(exc, pytest.skip.Exception)
+                and any(any(item.iter_markers(name)) for name in ("skip", "skipif"))):
+            self.current.update(status="skipped", message=str(exc))
+            return
+        message, trace, _ = format_exception(exc, self.scratch)
+        self.current.update(status="error", message=f"{when} failed: {message}", traceback=trace)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+        self.begin(item)
+        with captured() as output:
+            try:
+                return (yield)
+            finally:
+                self.end(output.getvalue())
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: Any) -> bool:
@@ -153,7 +203,7 @@ class Recorder:
         try:
             function(**args)
         except BaseException as exc:
-            message, trace, local_values = _format_exception(exc, self.scratch)
+            message, trace, local_values = format_exception(exc, self.scratch)
             detail = equality_guard.last if isinstance(exc, AssertionError) else None
             status = "failed" if isinstance(exc, AssertionError) else "error"
             self.current.update(status=status, message=message, traceback=trace, locals=local_values)
@@ -169,38 +219,8 @@ class Recorder:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
         report = yield
-        if call.excinfo is not None and call.when != "call" and self.current.get("status") != "error":
-            exc = call.excinfo.value
-            message, trace, _ = _format_exception(exc, self.scratch)
-            self.current.update(status="error", message=f"{call.when} failed: {message}", traceback=trace)
+        if call.excinfo is not None and call.when != "call":
+            self.phase_failed(item, call.when, call.excinfo.value)
         if call.when == "call":
-            self.current["output"] = (getattr(report, "capstdout", "") + getattr(report, "capstderr", ""))[-1000:]
             self.current["duration"] = call.duration
         return report
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
-        self.send({"kind": "done", "exitstatus": int(exitstatus)})
-
-
-def run(scratch: str, test_path: str, result_fd: int, key: bytes, collect_only: bool = False) -> None:
-    """Run pytest on `test_path` inside `scratch`; called in the forked child."""
-    send = _signer(result_fd, key)
-    equality_guard.untrusted_dirs = (scratch.rstrip("/") + "/",)
-    scratch = scratch.rstrip("/") + "/"
-    _test_paths.add(test_path)
-    args = [
-        test_path, "-q", "-p", "no:cacheprovider", "--noconftest", "--rootdir", scratch,
-        "-c", os.path.join(scratch, ".pytest.ini"), "-o", "addopts=", "--capture=sys",
-        "-W", "ignore::pytest.PytestAssertRewriteWarning",
-    ]
-    if collect_only:
-        args.append("--collect-only")
-    recorder = Recorder(send, scratch)
-    try:
-        pytest.main(args, plugins=[recorder])
-    except BaseException as exc:  # the candidate may raise SystemExit past pytest
-        send({"kind": "runner-error", "message": f"{type(exc).__name__}: {short_repr(exc, 200)}"})
-    send({"kind": "exit"})
-    sys.stdout.flush()
-    os._exit(0)

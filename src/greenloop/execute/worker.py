@@ -10,6 +10,7 @@ child left behind before it answers.
 from __future__ import annotations
 
 import ctypes
+import gc
 import hashlib
 import hmac
 import importlib
@@ -23,7 +24,17 @@ import sys
 import time
 from typing import Any
 
+PLACEHOLDER_MODULE = '''
+class _Placeholder:
+    def __init__(self, *args, **kwargs): pass
+    def __call__(self, *args, **kwargs): return _Placeholder()
+    def __getattr__(self, name): return _Placeholder()
+    def __iter__(self): return iter(())
+def __getattr__(name):
+    return _Placeholder()
+'''
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _OUTPUT_LIMIT = 2000
 
@@ -35,30 +46,28 @@ def _set_subreaper() -> None:
         pass
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
 def _descendants() -> dict[int, int]:
-    """pid -> resident bytes for every process below this worker."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    """pid -> resident bytes for every process below this worker (walks only our own subtree)."""
+    found: dict[int, int] = {}
+    frontier = _children(os.getpid())
+    while frontier:
+        pid = frontier.pop()
+        if pid in found:
             continue
         try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry)
-        parents[pid] = int(fields[1])
-        rss[pid] = int(fields[21]) * _PAGE
-    me = os.getpid()
-    found: dict[int, int] = {}
-    frontier = [me]
-    while frontier:
-        parent = frontier.pop()
-        for pid, ppid in parents.items():
-            if ppid == parent and pid not in found:
-                found[pid] = rss[pid]
-                frontier.append(pid)
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                found[pid] = int(f.read().split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            found[pid] = 0
+        frontier.extend(_children(pid))
     return found
 
 
@@ -69,15 +78,15 @@ def _kill_all(pgid: int) -> None:
             os.killpg(pgid, signal.SIGKILL)
         except OSError:
             pass
+        _reap()
         pids = _descendants()
+        if not pids:
+            return
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        _reap()
-        if not pids:
-            return
         time.sleep(0.001)
 
 
@@ -97,41 +106,80 @@ class Worker:
         self.test_source: str = task["test_source"]
         self.target_module: str = task["target_module"]
         self.root: str = task.get("workdir") or "/tmp/greenloop-worker"
+        # Every job runs in the same directory (one job at a time), so pytest's configuration,
+        # which names the paths, is prepared once here and inherited by each forked child.
+        self.scratch = os.path.join(self.root, "run")
+        self.test_path = os.path.join(self.scratch, self.test_name)
+        self.limits: dict[str, Any] = task["limits"]
         self.jobs = 0
-        os.makedirs(self.root, exist_ok=True)
+        self.standby: tuple[int, bytes, int, int] | None = None
         for module in task.get("preimport", []):
             try:
                 importlib.import_module(module)
             except BaseException:  # noqa: BLE001 - a failing import is the test's business, later
                 pass
+        from greenloop.execute import session
+
+        # Fast path: collect once here against a placeholder; children rebind and run (session.py).
+        self.bindings = session.fast_bindings(self.test_source, self.target_module) if task.get("fast", True) else None
+        self._write_files(PLACEHOLDER_MODULE)
+        self.session = session.prepare(self.scratch, self.test_path)
+        self.collected: list[str] = []
+        self.collect_problem = ""
+        if self.bindings is not None:
+            self.collected, self.collect_problem = session.collect(self.session)
+        gc.collect()
+        gc.freeze()  # children neither rescan nor copy the worker's objects
+
+    def _write_files(self, code: str | None) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        os.makedirs(self.scratch)
+        if code is not None:
+            with open(os.path.join(self.scratch, self.target_module + ".py"), "w") as f:
+                f.write(code)
+        with open(self.test_path, "w") as f:
+            f.write(self.test_source)
+        with open(os.path.join(self.scratch, ".pytest.ini"), "w") as f:
+            f.write("[pytest]\n")
+
+    def fork_standby(self) -> None:
+        """Fork the next child ahead of its job, in a fresh scratch directory, so that forking and
+        setting it up (limits, descriptors, session) costs nothing on the job's critical path."""
+        if self.standby is not None:
+            return
+        self._write_files(None)
+        key = os.urandom(32)
+        result_read, result_write = os.pipe()
+        job_read, job_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            os.close(result_read)
+            os.close(job_write)
+            _child(self, result_write, job_read, key)
+        os.close(result_write)
+        os.close(job_read)
+        self.standby = (pid, key, result_read, job_write)
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         self.jobs += 1
-        limits = job["limits"]
-        scratch = os.path.join(self.root, f"job{self.jobs}")
-        os.makedirs(scratch)
-        with open(os.path.join(scratch, self.target_module + ".py"), "w") as f:
-            f.write(job["code"])
-        test_path = os.path.join(scratch, self.test_name)
-        with open(test_path, "w") as f:
-            f.write(self.test_source)
-        with open(os.path.join(scratch, ".pytest.ini"), "w") as f:
-            f.write("[pytest]\n")
-        key = os.urandom(32)
-        read_fd, write_fd = os.pipe()
+        if job.get("collect_only") and self.bindings is not None:
+            problem = f"collection failed: {self.collect_problem}" if self.collect_problem else ""
+            return {"tests": [], "collected": self.collected, "problem": problem, "seconds": 0.0}
+        self.fork_standby()
+        assert self.standby is not None
+        pid, key, result_fd, job_fd = self.standby
+        self.standby = None
         started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            os.close(read_fd)
-            _child(scratch, test_path, write_fd, key, limits, bool(job.get("collect_only")))
-        os.close(write_fd)
-        raw, ended_by = self._watch(pid, read_fd, limits, started)
-        os.close(read_fd)
+        try:
+            os.write(job_fd, json.dumps({"code": job["code"], "collect_only": bool(job.get("collect_only"))}).encode())
+        except OSError:
+            pass  # the child is gone; what it reported (nothing) is judged below
+        os.close(job_fd)
+        raw, ended_by = self._watch(pid, result_fd, self.limits, started)
+        os.close(result_fd)
         _kill_all(pid)
-        output = _read_output(os.path.join(scratch, ".out"))
-        shutil.rmtree(scratch, ignore_errors=True)
         result = _assemble(raw, key, ended_by, time.monotonic() - started)
-        result["output"] = output
+        result["output"] = _read_output(os.path.join(self.scratch, ".out"))
         return result
 
     def _watch(self, pid: int, fd: int, limits: dict[str, Any], started: float) -> tuple[bytes, str]:
@@ -141,7 +189,7 @@ class Worker:
         memory = int(limits["memory_mb"]) * 1024 * 1024
         max_procs = int(limits["max_processes"])
         exited = False
-        next_check = 0.0
+        next_check = started + 0.002
         while True:
             now = time.monotonic()
             if now >= deadline:
@@ -185,17 +233,21 @@ def _read_output(path: str) -> str:
         return ""
 
 
-def _child(scratch: str, test_path: str, write_fd: int, key: bytes, limits: dict[str, Any], collect_only: bool) -> None:  # pragma: no cover
+def _child(worker: Worker, write_fd: int, job_fd: int, key: bytes) -> None:  # pragma: no cover
+    """The forked child: confine itself, wait for its job, run the tests. Never returns."""
     try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         os.setsid()
+        scratch = worker.scratch
         out = os.open(os.path.join(scratch, ".out"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out, 1)
         os.dup2(out, 2)
-        keep = sorted({0, 1, 2, write_fd})
+        keep = sorted({0, 1, 2, write_fd, job_fd})
         for low, high in zip(keep, keep[1:] + [65536], strict=True):
             os.closerange(low + 1, high)
+        limits = worker.limits
         memory = int(limits["memory_mb"]) * 1024 * 1024
         cpu = int(limits["cpu_seconds"])
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -207,9 +259,20 @@ def _child(scratch: str, test_path: str, write_fd: int, key: bytes, limits: dict
         sys.path.insert(0, scratch)
         sys.stdout = open(1, "w", closefd=False)
         sys.stderr = open(2, "w", closefd=False)
-        from greenloop.execute import runner
+        chunks = []
+        while chunk := os.read(job_fd, 1 << 20):
+            chunks.append(chunk)
+        os.close(job_fd)
+        if not chunks:
+            os._exit(0)  # the worker is going away
+        job = json.loads(b"".join(chunks))
+        with open(os.path.join(scratch, worker.target_module + ".py"), "w") as f:
+            f.write(job["code"])
+        from greenloop.execute import session
 
-        runner.run(scratch, test_path, write_fd, key, collect_only)
+        if worker.bindings is not None and not job["collect_only"]:
+            session.run_fast(worker.session, worker.bindings, worker.target_module, scratch, write_fd, key)
+        session.run_full(worker.session, scratch, write_fd, key, job["collect_only"])
     finally:
         os._exit(70)
 
@@ -284,7 +347,13 @@ def main() -> None:
     from greenloop.execute import runner
 
     runner.install_assertion_hooks()
-    worker = Worker(task)
+    try:
+        worker = Worker(task)
+    except BaseException as exc:  # noqa: BLE001 - tell the parent why instead of dying silently
+        protocol.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        protocol.flush()
+        return
+    worker.fork_standby()
     protocol.write(json.dumps({"ready": True}) + "\n")
     protocol.flush()
     for line in sys.stdin:
@@ -295,6 +364,7 @@ def main() -> None:
             reply = {"tests": [], "problem": f"worker error: {exc!r}", "infrastructure": True}
         protocol.write(json.dumps(reply) + "\n")
         protocol.flush()
+        worker.fork_standby()  # while the parent reads the reply and asks the model
 
 
 if __name__ == "__main__":

@@ -1,0 +1,183 @@
+"""Driving pytest inside the sandbox: prepared once per worker, run once per forked child.
+
+`prepare` does pytest's start-up in the worker (configuration, plugins, fixture discovery, the
+compiled test module), so a child only collects and runs. When the tests use the target module
+only inside functions (`fast_bindings`), the worker also collects once against a placeholder
+target; each child then imports the candidate, rebinds the test module's names to it and runs
+the already-collected items with a minimal protocol (setup, call, teardown hooks; no reports).
+Anything else takes the full path: collection and pytest's run loop in the child.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from greenloop.execute import runner
+from greenloop.execute.runner import Recorder, captured, equality_guard, short_repr, signer
+
+_DISABLED_PLUGINS = ("cacheprovider", "terminal", "logging", "junitxml", "pastebin", "stepwise", "doctest",
+                     "unraisableexception", "threadexception")
+
+
+def pytest_args(scratch: str, test_path: str) -> list[str]:
+    """A minimal pytest: no cache, no terminal, no plugins we do not need, nothing from the host."""
+    args = [test_path, "--noconftest", "--rootdir", scratch, "-c", os.path.join(scratch, ".pytest.ini"),
+            "-o", "addopts=", "--capture=no", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    for plugin in _DISABLED_PLUGINS:
+        args += ["-p", f"no:{plugin}"]
+    return args
+
+
+def prepare(scratch: str, test_path: str) -> Any:
+    """Configure pytest, start its session and compile the tests, in the worker, before any fork."""
+    from _pytest.assertion import rewrite
+    from _pytest.config import _prepareconfig
+    from _pytest.main import Session
+
+    runner.trust_test_path(test_path)
+    config = _prepareconfig(pytest_args(scratch, test_path), plugins=[])
+    rewrite._rewrite_test(Path(test_path), config)
+    config._do_configure()
+    session = Session.from_config(config)
+    session.exitstatus = 0
+    config.hook.pytest_sessionstart(session=session)
+    return session
+
+
+def fast_bindings(test_source: str, target: str) -> dict[str, str] | None:
+    """Names the test module binds from `target` (name -> attribute, "" for the module itself),
+    or None when the tests use the target at import time (decorators, module-level code, class
+    bodies), where rebinding after collection would change what the tests mean."""
+    tree = ast.parse(test_source)
+    bindings: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == target and not node.level:
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                bindings[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == target:
+                    bindings[alias.asname or target] = ""
+                elif alias.name.startswith(target + "."):
+                    return None
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(target + "."):
+            return None
+    if not bindings:
+        return None
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        for part in _import_time_parts(node):
+            if any(isinstance(n, ast.Name) and n.id in bindings for n in ast.walk(part)):
+                return None
+    return bindings
+
+
+def _import_time_parts(node: ast.stmt) -> list[ast.AST]:
+    """The parts of a top-level statement that run when the module is imported."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return [*node.decorator_list, node.args]
+    if isinstance(node, ast.ClassDef):
+        parts: list[ast.AST] = [*node.decorator_list, *node.bases, *node.keywords]
+        for stmt in node.body:
+            parts.extend(_import_time_parts(stmt))
+        return parts
+    return [node]
+
+
+def collect(session: Any) -> tuple[list[str], str]:
+    """Collect in the worker (against the placeholder target): test ids, and any collection error."""
+    problems: list[str] = []
+
+    class Errors:
+        def pytest_collectreport(self, report: Any) -> None:
+            if report.failed:
+                problems.append(runner.compact_error(str(report.longrepr)))
+
+    plugin = Errors()
+    session.config.pluginmanager.register(plugin, "greenloop-collect-errors")
+    try:
+        session.perform_collect()
+    except (session.Interrupted, session.Failed):
+        pass
+    except BaseException as exc:  # noqa: BLE001 - reported as a collection error
+        problems.append(f"{type(exc).__name__}: {short_repr(exc, 300)}")
+    finally:
+        session.config.pluginmanager.unregister(plugin)
+    return [item.nodeid for item in session.items], "\n".join(problems)
+
+
+def _finish(send: Any) -> None:
+    send({"kind": "done"})
+    send({"kind": "exit"})
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def run_full(session: Any, scratch: str, result_fd: int, key: bytes, collect_only: bool = False) -> None:
+    """Collect and run in the child with pytest's own run loop. Never returns."""
+    send = signer(result_fd, key)
+    scratch = scratch.rstrip("/") + "/"
+    equality_guard.untrusted_dirs = (scratch,)
+    config = session.config
+    config.option.collectonly = collect_only
+    recorder = Recorder(send, scratch)
+    config.pluginmanager.register(recorder, "greenloop-recorder")
+    try:
+        config.hook.pytest_collection(session=session)
+        config.hook.pytest_runtestloop(session=session)
+    except (session.Interrupted, session.Failed):
+        pass  # collection errors were reported through the hooks
+    except BaseException as exc:  # the candidate may raise SystemExit past pytest
+        recorder.internal_error(exc)
+    _finish(send)
+
+
+def run_fast(session: Any, bindings: dict[str, str], target: str, scratch: str, result_fd: int,
+             key: bytes) -> None:
+    """Import the candidate, rebind the collected test module to it, run the items. Never returns."""
+    send = signer(result_fd, key)
+    scratch = scratch.rstrip("/") + "/"
+    equality_guard.untrusted_dirs = (scratch,)
+    recorder = Recorder(send, scratch)
+    session.config.pluginmanager.register(recorder, "greenloop-recorder")
+    items = session.items
+    send({"kind": "collected", "ids": [item.nodeid for item in items]})
+    sys.modules.pop(target, None)
+    importlib.invalidate_caches()
+    try:
+        module = importlib.import_module(target)
+        for test_module in {id(item.module): item.module for item in items}.values():
+            for name, attribute in bindings.items():
+                if attribute and not hasattr(module, attribute):
+                    raise ImportError(f"cannot import name {attribute!r} from {target!r} ({target}.py)")
+                setattr(test_module, name, getattr(module, attribute) if attribute else module)
+    except BaseException as exc:  # noqa: BLE001 - the candidate cannot be imported: that is its result
+        recorder.internal_error(exc)
+        _finish(send)
+    for index, item in enumerate(items):
+        following = items[index + 1] if index + 1 < len(items) else None
+        recorder.begin(item)
+        with captured() as output:
+            try:
+                item.ihook.pytest_runtest_setup(item=item)
+            except BaseException as exc:  # noqa: BLE001
+                recorder.phase_failed(item, "setup", exc)
+            else:
+                try:
+                    item.ihook.pytest_runtest_call(item=item)
+                except BaseException:  # noqa: BLE001, S110 - the recorder saw it in pytest_pyfunc_call
+                    pass
+            try:
+                item.ihook.pytest_runtest_teardown(item=item, nextitem=following)
+            except BaseException as exc:  # noqa: BLE001
+                recorder.phase_failed(item, "teardown", exc)
+        recorder.end(output.getvalue())
+    _finish(send)
