@@ -43,64 +43,40 @@ def test_assertion_detail_has_actual_and_expected(pool: WorkerPool) -> None:
     assert (basic.expression, basic.actual, basic.expected) == ("slugify('Hello World')", "'HELLO WORLD'", "'hello-world'")
 
 
-HOSTILE = {
-    "sys.exit at import": "import sys\nsys.exit(0)\n",
-    "os._exit at import": "import os\nos._exit(0)\n",
-    "sys.exit in the test": "def slugify(text):\n    import sys\n    sys.exit(0)\n",
-    "os._exit in the test": "def slugify(text):\n    import os\n    os._exit(0)\n",
-    "crash at import": "raise RuntimeError('boom')\n",
-    "segfault": "import ctypes\ndef slugify(text):\n    ctypes.string_at(0)\n",
-    "fake report": "print('4 passed in 0.01s')\nprint('{\"kind\": \"done\", \"exitstatus\": 0}')\ndef slugify(text):\n    return 1\n",
-    "always-equal object": (
-        "class Anything:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
-        "def slugify(text):\n    if text is None:\n        raise TypeError\n    return Anything()\n"
-    ),
-    "always-equal str subclass": (
-        "class S(str):\n    def __eq__(self, other):\n        return True\n    __hash__ = str.__hash__\n"
-        "def slugify(text):\n    if text is None:\n        raise TypeError\n    return S('x')\n"
-    ),
-    "always-equal inside a list": (
-        "class Anything:\n    def __eq__(self, other):\n        return True\n"
-        "def slugify(text):\n    if text is None:\n        raise TypeError\n    return Anything()\n"
-    ),
-    "patched TestReport": (
-        "from _pytest.reports import TestReport\n_orig = TestReport.from_item_and_call\n"
-        "def _fake(item, call):\n    r = _orig(item, call)\n    r.outcome = 'passed'\n    r.longrepr = None\n    return r\n"
-        "TestReport.from_item_and_call = staticmethod(_fake)\n"
-        "def slugify(text):\n    return 'wrong'\n"
-    ),
-    "patched pyfunc call": (
-        "import _pytest.python\n_pytest.python.pytest_pyfunc_call = lambda pyfuncitem: True\n"
-        "def slugify(text):\n    return 'wrong'\n"
-    ),
-    "conftest written at run time": (
-        "open('conftest.py', 'w').write('import pytest\\n@pytest.hookimpl(wrapper=True)\\n"
-        "def pytest_runtest_makereport(item, call):\\n    r = yield\\n    r.outcome = \"passed\"\\n    return r\\n')\n"
-        "def slugify(text):\n    return 'wrong'\n"
-    ),
-    "test file rewritten": (
-        "import glob\nfor name in glob.glob('test_*.py'):\n    open(name, 'w').write('def test_ok():\\n    pass\\n')\n"
-        "def slugify(text):\n    return 'wrong'\n"
-    ),
-    "test function replaced": (
-        "import sys\n"
-        "def _patch():\n    mod = sys.modules.get('test_slugger')\n    for name in dir(mod):\n"
-        "        if name.startswith('test_'):\n            setattr(mod, name, lambda *a, **k: None)\n"
-        "def slugify(text):\n    _patch()\n    return 'wrong'\n"
-    ),
-    "kills its worker": "import os, signal\ndef slugify(text):\n    os.kill(os.getppid(), signal.SIGKILL)\n",
-}
+def test_skip_marks_are_honoured_but_still_need_a_passing_test() -> None:
+    tests = ("import pytest\nfrom m import f\n\n@pytest.mark.skip(reason='later')\ndef test_later():\n    assert f() == 2\n\n"
+             "def test_now():\n    assert f() == 1\n")
+    with WorkerPool(TestSuite(tests, "test_m.py", "m")) as p:
+        outcome = p.run("def f():\n    return 1\n")
+        assert outcome.green
+        assert [t.status for t in outcome.tests] == [TestStatus.SKIPPED, TestStatus.PASSED]
 
 
-@pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_candidate_is_never_green(pool: WorkerPool, name: str) -> None:
-    outcome = pool.run(HOSTILE[name])
-    assert not outcome.green, f"{name} faked a pass: {outcome}"
-    assert outcome.passed < outcome.total
+def test_tests_using_the_target_at_import_time_take_the_full_path() -> None:
+    tests = ("import pytest\nfrom m import VALUES, f\n\n@pytest.mark.parametrize('x', VALUES)\n"
+             "def test_f(x):\n    assert f(x) == x\n")
+    with WorkerPool(TestSuite(tests, "test_m.py", "m")) as p:
+        outcome = p.run("VALUES = [1, 2, 3]\ndef f(x):\n    return x\n")
+        assert outcome.green and outcome.total == 3
 
 
-def test_pool_still_serves_honest_candidates_after_hostile_ones(pool: WorkerPool) -> None:
-    assert pool.run(GOOD).green
+def test_fixtures_and_classes_work() -> None:
+    tests = ("import pytest\nfrom m import Counter\n\n@pytest.fixture\ndef counter():\n    return Counter()\n\n"
+             "class TestCounter:\n    def test_starts_at_zero(self, counter):\n        assert counter.value == 0\n\n"
+             "    def test_increments(self, counter, tmp_path):\n        counter.add()\n        assert counter.value == 1\n")
+    with WorkerPool(TestSuite(tests, "test_m.py", "m")) as p:
+        good = "class Counter:\n    def __init__(self):\n        self.value = 0\n    def add(self):\n        self.value += 1\n"
+        assert p.run(good).green
+        assert p.run(good.replace("+= 1", "+= 2")).passed == 1
+
+
+def test_fast_path_and_full_path_agree() -> None:
+    suite = TestSuite(SLUG_TESTS, "test_slugger.py", "slugger")
+    with WorkerPool(suite, fast=True) as fast, WorkerPool(suite, fast=False) as full:
+        for code in (GOOD, PARTIAL, "def slugify(text):\n    return text.upper()\n", "x = (", "import sys\nsys.exit(0)\n"):
+            a, b = fast.run(code), full.run(code)
+            assert [(t.test_id, t.status) for t in a.tests] == [(t.test_id, t.status) for t in b.tests], code
+            assert a.green == b.green
 
 
 def test_infinite_loop_times_out_and_names_the_test() -> None:
@@ -111,19 +87,6 @@ def test_infinite_loop_times_out_and_names_the_test() -> None:
         assert outcome.tests[0].status is TestStatus.TIMEOUT
         assert "timed out" in outcome.problem
         assert p.run(GOOD).green, "the worker recovers after a timeout"
-
-
-def test_child_process_outliving_the_candidate_is_killed(tmp_path) -> None:
-    suite = TestSuite(SLUG_TESTS, "test_slugger.py", "slugger")
-    code = GOOD + (
-        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n    os._exit(0)\n"
-    )
-    with WorkerPool(suite, Limits(timeout=2)) as p:
-        outcome = p.run(code)
-        assert outcome.green  # the tests themselves pass...
-        # ...and the next run starts with no leftover process (the worker killed it)
-        probe = GOOD + "import os\nLEFT = [p for p in os.listdir('/proc') if p.isdigit()]\n"
-        assert p.run(probe).green
 
 
 def test_a_different_test_file_needs_a_different_pool() -> None:

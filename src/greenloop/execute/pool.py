@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from greenloop.execute.analysis import fast_bindings
 from greenloop.execute.outcome import ExecutorError, Limits, Outcome, TestResult, TestStatus
 from greenloop.execute.sandbox import unsandboxed_env, worker_command
 from greenloop.execute.worker import PLACEHOLDER_MODULE
@@ -75,9 +76,11 @@ class _Worker:
         try:
             reply = self.request(task, _START_TIMEOUT)
         except _WorkerDied as exc:
+            self.close()
             raise ExecutorError(f"the sandbox worker failed to start: {exc}") from exc
         if not reply.get("ready"):
-            raise ExecutorError(f"the sandbox worker failed to start: {reply}")
+            self.close()
+            raise ExecutorError(f"the sandbox worker failed to start: {reply.get('error', reply)}")
 
     def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
         assert self.proc.stdin and self.proc.stdout
@@ -109,7 +112,10 @@ class _Worker:
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream:
-                stream.close()
+                try:
+                    stream.close()
+                except OSError:  # unflushed bytes for a worker that is gone
+                    pass
         self.stderr.close()
         if not self.sandboxed:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -124,6 +130,9 @@ class WorkerPool:
         and independent of the collect-once fast path, which is why verification uses it."""
         self.suite = suite
         self.fast = fast
+        # Tests that use the target at import time (e.g. parametrized over its values) collect
+        # differently per candidate, so the placeholder's test ids do not bind them.
+        self.ids_are_fixed = fast_bindings(suite.source, suite.target_module) is not None
         self.limits = limits or Limits()
         self.size = max(1, size)
         self.max_jobs = max_jobs_per_worker
@@ -214,7 +223,7 @@ class WorkerPool:
         outcome = Outcome.from_dict(reply)
         seen = {t.test_id for t in outcome.tests}
         missing = [t for t in expected if t not in seen]
-        if missing and not outcome.infrastructure:
+        if missing and self.ids_are_fixed and not outcome.infrastructure:
             extra = tuple(TestResult(t, TestStatus.NOT_RUN, "never ran") for t in missing)
             problem = outcome.problem or f"{len(missing)} expected test(s) were not collected"
             outcome = Outcome(outcome.tests + extra, outcome.seconds, problem, False, outcome.output)

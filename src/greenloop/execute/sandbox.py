@@ -25,10 +25,24 @@ class SandboxWarning(UserWarning):
     pass
 
 
+def _site_dirs() -> set[str]:
+    """site-packages directories, and the directories their .pth files add (editable installs)."""
+    dirs = {p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))}
+    for site_dir in list(dirs):
+        for pth in Path(site_dir).glob("*.pth"):
+            try:
+                lines = pth.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            dirs.update(line.strip() for line in lines if line.strip() and not line.startswith(("import", "#")))
+    return {d for d in dirs if os.path.isdir(d)}
+
+
 def _python_dirs() -> list[str]:
-    """Directories the worker's interpreter and its imports live in."""
+    """Directories the worker's interpreter and its imports live in; never the working directory
+    or other sys.path entries, which may be the user's project."""
     dirs = {sys.base_prefix, sys.prefix, str(Path(greenloop.__file__).resolve().parent.parent)}
-    dirs.update(p for p in sys.path if p and os.path.isdir(p) and not p.startswith(("/tmp", "/proc")))
+    dirs.update(_site_dirs())
     exe = Path(sys.executable)
     dirs.add(str(exe.parent))
     dirs.add(str(exe.resolve().parent.parent))
@@ -52,6 +66,7 @@ def bwrap_argv(extra_rw: tuple[str, ...] = ()) -> list[str]:
             argv += ["--ro-bind", d, d]
     for d in extra_rw:
         argv += ["--bind", d, d]
+    argv += ["--remount-ro", "/"]  # the sandbox's own root too: only /tmp (and extra_rw) is writable
     argv += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp",
              "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
              "--setenv", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1", "--chdir", "/tmp"]
