@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -94,3 +96,29 @@ def test_a_different_test_file_needs_a_different_pool() -> None:
     with WorkerPool(TestSuite(other, "test_other.py", "slugger")) as p:
         assert p.expected_ids() == ["test_other.py::test_twice"]
         assert p.run("def twice(n):\n    return 2 * n\n").green
+
+
+def test_idle_pool_shrinks_and_grows_again() -> None:
+    with WorkerPool(TestSuite(SLUG_TESTS, "test_slugger.py", "slugger"), idle_seconds=0.3) as p:
+        assert p.run(GOOD).green and p.workers == 1
+        deadline = time.monotonic() + 5
+        while p.workers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert p.workers == 0
+        assert p.run(GOOD).green and p.workers == 1
+
+
+def test_worker_is_replaced_after_its_job_quota() -> None:
+    with WorkerPool(TestSuite(SLUG_TESTS, "test_slugger.py", "slugger"), max_jobs_per_worker=2) as p:
+        for _ in range(5):
+            assert p.run(GOOD).green
+        assert p.started == 3  # 6 jobs (collection + 5 candidates), 2 per worker
+
+
+def test_two_workers_serve_concurrent_candidates() -> None:
+    with WorkerPool(TestSuite(SLUG_TESTS, "test_slugger.py", "slugger"), size=2) as p:
+        p.expected_ids()
+        with ThreadPoolExecutor(4) as threads:
+            outcomes = list(threads.map(p.run, [GOOD, PARTIAL] * 4))
+        assert [o.passed for o in outcomes] == [4, 3] * 4
+        assert p.workers <= 2

@@ -141,6 +141,9 @@ class WorkerPool:
         self._count = 0
         self._lock = threading.Lock()
         self._expected: list[str] | None = None
+        self._closed = threading.Event()
+        self.started = 0  # workers started over the pool's life
+        self._reaper: threading.Thread | None = None
         self.sandboxed: bool | None = None
 
     def __enter__(self) -> WorkerPool:
@@ -154,38 +157,55 @@ class WorkerPool:
         return self._count
 
     def _acquire(self) -> _Worker:
-        with self._lock:
-            self._shrink()
-            if self._idle.empty() and self._count < self.size:
-                self._count += 1
+        while True:
+            with self._lock:
                 try:
-                    worker = _Worker(self.suite, self.limits, self.fast)
-                except BaseException:
-                    self._count -= 1
-                    raise
-                self.sandboxed = worker.sandboxed
-                return worker
-        return self._idle.get()
+                    return self._idle.get_nowait()
+                except queue.Empty:
+                    pass
+                if self._count < self.size:
+                    self._count += 1
+                    try:
+                        worker = _Worker(self.suite, self.limits, self.fast)
+                    except BaseException:
+                        self._count -= 1
+                        raise
+                    self.sandboxed = worker.sandboxed
+                    self.started += 1
+                    self._start_reaper()
+                    return worker
+            try:
+                return self._idle.get(timeout=0.05)
+            except queue.Empty:
+                continue
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
-        if healthy and worker.jobs < self.max_jobs and worker.proc.poll() is None:
+        if healthy and not self._closed.is_set() and worker.jobs < self.max_jobs and worker.proc.poll() is None:
             self._idle.put(worker)
             return
         worker.close()
         with self._lock:
             self._count -= 1
 
-    def _shrink(self) -> None:
-        keep: list[_Worker] = []
-        while not self._idle.empty():
-            worker = self._idle.get_nowait()
-            if time.monotonic() - worker.last_used > self.idle_seconds:
-                worker.close()
-                self._count -= 1
-            else:
-                keep.append(worker)
-        for worker in reversed(keep):
-            self._idle.put(worker)
+    def _start_reaper(self) -> None:
+        if self._reaper is None:
+            self._reaper = threading.Thread(target=self._reap_idle, name="greenloop-pool-reaper", daemon=True)
+            self._reaper.start()
+
+    def _reap_idle(self) -> None:
+        """Shrink the pool while it is idle: a worker unused for `idle_seconds` is closed."""
+        while not self._closed.wait(min(5.0, self.idle_seconds / 2)):
+            with self._lock:
+                keep: list[_Worker] = []
+                while not self._idle.empty():
+                    worker = self._idle.get_nowait()
+                    if time.monotonic() - worker.last_used > self.idle_seconds:
+                        worker.close()
+                        self._count -= 1
+                    else:
+                        keep.append(worker)
+                for worker in reversed(keep):
+                    self._idle.put(worker)
 
     def _job(self, code: str, collect_only: bool = False) -> dict[str, Any]:
         """One job on some worker; a worker that dies is replaced and the job retried once."""
@@ -230,9 +250,13 @@ class WorkerPool:
         return outcome
 
     def close(self) -> None:
-        while not self._idle.empty():
-            self._idle.get_nowait().close()
-            self._count -= 1
+        self._closed.set()
+        with self._lock:
+            while not self._idle.empty():
+                self._idle.get_nowait().close()
+                self._count -= 1
+        if self._reaper is not None:
+            self._reaper.join()
 
 
 class CollectionError(ValueError):
