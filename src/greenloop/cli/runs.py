@@ -25,6 +25,7 @@ def register(commands: Any) -> None:
     s.add_argument("run_id", help="run id (a unique prefix is enough)")
     s.add_argument("--db", help="run store path")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--diff", action="store_true", help="print only the best attempt's diff (repo mode: `| git apply`)")
     s.set_defaults(handler=show_run)
 
 
@@ -65,6 +66,12 @@ def show_run(args: argparse.Namespace) -> int:
         return 2
     attempts = store.attempts(run["id"])
     best = next((a for a in attempts if a["id"] == run["best_attempt"]), None)
+    if args.diff:
+        if best is None or not best["code"]:
+            print(f"greenloop: run {run['id']} has no attempt with a change", file=sys.stderr)
+            return 1
+        sys.stdout.write(best["code"])
+        return 0
     if args.json:
         print(json.dumps({"run": run, "attempts": attempts, "best_code": best["code"] if best else None}))
         return 0
@@ -80,5 +87,5 @@ def show_run(args: argparse.Namespace) -> int:
             console.print(a["feedback"], markup=False, highlight=False)
     if best is not None and best["code"]:
         console.print(f"\n[bold]best code[/] (attempt {best['n']}, {best['passed']}/{best['total']}):")
-        console.print(Syntax(best["code"], "python"))
+        console.print(Syntax(best["code"], "diff" if run["kind"] == "fix" else "python"))
     return 0

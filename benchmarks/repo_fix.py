@@ -1,0 +1,149 @@
+"""Repo mode on seeded bugs: how often does `greenloop fix` get back to green, in how many model calls?
+
+Each bug is seeded into a fresh git copy of benchmarks/repo_fix_pkg (a small, correct package with
+its tests), then `greenloop fix -- pytest -x tests/test_<module>.py` runs there (in-process, through
+the same API, so the embedded model loads once). Prints per bug the status, model calls and seconds,
+then the fix rate and median calls-to-green; each green is checked again with plain pytest.
+
+    .venv/bin/python benchmarks/repo_fix.py                       # scripted model: a wrong fix, then the right one
+    .venv/bin/python benchmarks/repo_fix.py --model local --max-iterations 8 --threads 1 --bugs mean-operator
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from greenloop.models import Model, load_model
+from greenloop.models.scripted import ScriptedModel
+from greenloop.repo import fix
+from greenloop.task import Budget
+
+PACKAGE = Path(__file__).resolve().parent / "repo_fix_pkg"
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    kind: str
+    path: str
+    correct: str  # text in the shipped package
+    buggy: str  # what the bug turns it into ("" for a missing case)
+    wrong: str  # a plausible wrong fix, the scripted model's first reply
+    tests: str
+    anchor: str = ""  # for a missing case: the line the missing lines went before
+
+    def seed(self, root: Path) -> None:
+        path = root / self.path
+        text = path.read_text()
+        assert text.count(self.correct) == 1, self.name
+        path.write_text(text.replace(self.correct, self.buggy))
+
+    def replies(self, root: Path) -> list[str]:
+        """A wrong SEARCH/REPLACE fix, then the right one, against the seeded file."""
+        if not self.buggy:
+            return [_block(self.path, self.anchor, self.wrong + self.anchor),
+                    _block(self.path, self.anchor, self.correct + self.anchor)]
+        line = next(ln for ln in (root / self.path).read_text().splitlines() if self.buggy in ln)
+        return [_block(self.path, line, line.replace(self.buggy, self.wrong)),
+                _block(self.path, line, line.replace(self.buggy, self.correct))]
+
+
+def _block(path: str, search: str, replace: str) -> str:
+    return f"{path}\n<<<<<<< SEARCH\n{search.rstrip(chr(10))}\n=======\n{replace.rstrip(chr(10))}\n>>>>>>> REPLACE\n"
+
+
+BUGS = [
+    Bug("chunk-off-by-one", "off-by-one", "src/minitools/chunks.py", "range(0, len(items), size)",
+        "range(0, len(items) - 1, size)", "range(1, len(items), size)", "tests/test_chunks.py"),
+    Bug("window-off-by-one", "off-by-one", "src/minitools/chunks.py", "range(len(items) - size + 1)",
+        "range(len(items) - size)", "range(len(items) - size - 1)", "tests/test_chunks.py"),
+    Bug("mean-operator", "wrong operator", "src/minitools/stats.py", "sum(values) / len(values)",
+        "sum(values) // len(values)", "sum(values) % len(values)", "tests/test_stats.py"),
+    Bug("clamp-operator", "wrong operator", "src/minitools/stats.py", "if value > high:", "if value < high:",
+        "if value > low:", "tests/test_stats.py"),
+    Bug("leap-operator", "wrong operator", "src/minitools/dates.py", "(year % 100 != 0 or year % 400 == 0)",
+        "(year % 100 != 0 and year % 400 == 0)", "(year % 100 == 0 or year % 400 == 0)", "tests/test_dates.py"),
+    Bug("plural-missing-case", "missing case", "src/minitools/text.py",
+        '    if word.endswith(("s", "x", "z", "ch", "sh")):\n        return word + "es"\n', "",
+        '    if word.endswith("x"):\n        return word + "es"\n', "tests/test_text.py",
+        anchor='    if word.endswith("y") and word[-2:-1] not in "aeiou":\n'),
+]
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args], cwd=root,
+                   check=True, capture_output=True)
+
+
+def run_bug(bug: Bug, args: argparse.Namespace, workdir: Path, model: Model | None) -> dict[str, object]:
+    root = workdir / bug.name
+    shutil.copytree(PACKAGE, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    bug.seed(root)
+    seeded = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", bug.tests], cwd=root,
+                            capture_output=True, check=False)
+    assert seeded.returncode == 1, f"the tests do not catch the seeded bug {bug.name}"
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", f"seed {bug.name}")
+    started = time.monotonic()
+    # In-process (the API behind `greenloop fix`), so the embedded model is loaded once for all bugs.
+    result = fix(["pytest", "-x", bug.tests], cwd=root, model=model or ScriptedModel(bug.replies(root)),
+                 budget=Budget(args.max_iterations, args.max_seconds), db=workdir / "runs.db", seed=args.seed)
+    wall = time.monotonic() - started
+    # Independent check: plain pytest in the user's tree, outside greenloop.
+    check = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", bug.tests], cwd=root,
+                           capture_output=True, text=True, check=False)
+    row = result.to_json()
+    row.update(bug=bug.name, kind=bug.kind, wall=wall, tree_green=check.returncode == 0)
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="scripted", help="scripted (built-in replies) or any --model spec")
+    parser.add_argument("--bugs", default="", help="comma-separated bug names (default: all)")
+    parser.add_argument("--max-iterations", type=int, default=8)
+    parser.add_argument("--max-seconds", type=float, default=180)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="llama.cpp threads for the embedded model (default: its own choice). On a machine shared "
+                             "with another model process, 1 avoids two thread pools spinning against each other")
+    args = parser.parse_args()
+    chosen = [b for b in BUGS if not args.bugs or b.name in args.bugs.split(",")]
+    if not chosen:
+        parser.error(f"no such bug; choose from {', '.join(b.name for b in BUGS)}")
+    if args.threads:
+        os.cpu_count = lambda: args.threads  # LocalModel sizes llama.cpp's thread pool from it
+    model = None if args.model == "scripted" else load_model(args.model)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="greenloop-repo-bench-") as tmp:
+        for bug in chosen:
+            r = run_bug(bug, args, Path(tmp), model)
+            rows.append(r)
+            print(f"{bug.name:20s} {bug.kind:15s} {r['status']!s:11s} calls {r['model_calls']!s:>3} "
+                  f"run {float(r['seconds']):6.1f}s wall {float(r['wall']):6.1f}s "  # type: ignore[arg-type]
+                  f"tree {'green' if r['tree_green'] else 'red'}", flush=True)
+    green = [r for r in rows if r["status"] == "green"]
+    assert all(r["tree_green"] for r in green), "a run said green but the tree's tests fail"
+    print(f"\nmodel {args.model}: fixed {len(green)}/{len(rows)} within {args.max_iterations} calls / "
+          f"{args.max_seconds:g}s each")
+    if green:
+        calls = [int(r["model_calls"]) for r in green]  # type: ignore[call-overload]
+        seconds = [float(r["seconds"]) for r in green]  # type: ignore[arg-type]
+        print(f"calls-to-green: median {statistics.median(calls):g}, max {max(calls)}; "
+              f"seconds to green: median {statistics.median(seconds):.1f}, max {max(seconds):.1f}; "
+              f"total wall {sum(float(r['wall']) for r in rows):.1f}s")  # type: ignore[arg-type]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""`greenloop fix`: edit the git repository you are in until a test command passes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from greenloop.execute import ExecutorError, Limits
+from greenloop.loop.engine import RunStatus
+from greenloop.models import ModelError
+from greenloop.repo import FixProgress, RepoError, fix
+from greenloop.repo.api import USAGE
+from greenloop.store import StoreError
+from greenloop.task import Budget, TaskError
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser(
+        "fix", help="edit this git repository until a test command passes",
+        usage="greenloop fix [options] -- TEST COMMAND ...",
+        description="Edit the git repository you are in until the test command after -- passes. The loop works in "
+                    "a private copy; your tree changes only when the command is green.",
+    )
+    p.add_argument("--files", nargs="+", default=[], metavar="FILE", help="files to show the model first")
+    p.add_argument("--model", default="local", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | scripted:PATH")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL or OpenAI)")
+    p.add_argument("--max-iterations", type=int, default=30, help="model calls before giving up (default 30)")
+    p.add_argument("--max-seconds", type=float, default=900, help="wall-clock budget (default 900)")
+    p.add_argument("--timeout", type=float, default=120, help="seconds one run of the test command may take (default 120)")
+    p.add_argument("--edit-format", default="auto", choices=["auto", "diff", "whole"],
+                   help="diff: SEARCH/REPLACE blocks; whole: code blocks merged by definition (default: by model)")
+    p.add_argument("--context-tokens", type=int, help="token budget for the files shown (default: by model)")
+    p.add_argument("--commit", action="store_true", help="on green, commit the change on the current branch")
+    p.add_argument("--seed", type=int, default=0, help="base sampling seed")
+    p.add_argument("--db", help="run store path (default $GREENLOOP_DB or the user data dir)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of progress")
+    p.add_argument("command", nargs="*", help=argparse.SUPPRESS)
+    p.set_defaults(handler=run)
+
+
+def _bad_input(args: argparse.Namespace, message: str, code: int = 2) -> int:
+    if args.json:
+        print(json.dumps({"status": "error", "message": message}))
+    print(f"greenloop: {message}", file=sys.stderr)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    if not args.command:
+        return _bad_input(args, USAGE)
+    status = None if args.json else console.status("starting: copying the repository and collecting the tests")
+    shown: list[tuple[str, ...]] = []
+
+    def progress(p: FixProgress) -> None:
+        if status is None:
+            return
+        if p.context and (not shown or shown[-1] != p.context):
+            shown.append(p.context)
+            console.print(f"context for the model: {', '.join(p.context)}", highlight=False)
+        status.update(
+            f"iteration {p.iteration}/{p.max_iterations} · best {p.best_passed}/{p.total} tests · "
+            f"last {p.last_passed}/{p.total} · {p.prompt_tokens + p.completion_tokens:,} tokens · {p.elapsed:.1f}s"
+        )
+
+    try:
+        budget = Budget(args.max_iterations, args.max_seconds)
+        if args.timeout <= 0:
+            raise TaskError("--timeout must be positive")
+        limits = Limits(timeout=args.timeout, cpu_seconds=int(args.timeout) + 1, memory_mb=4096, max_processes=64,
+                        file_size_mb=64)
+        if status is not None:
+            status.start()
+        try:
+            result = fix(
+                args.command, files=args.files, model=args.model, base_url=args.base_url, budget=budget, db=args.db,
+                commit=args.commit, limits=limits, seed=args.seed, edit_format=args.edit_format,
+                context_tokens=args.context_tokens, on_progress=progress,
+            )
+        finally:
+            if status is not None:
+                status.stop()
+    except (RepoError, TaskError, ModelError, StoreError) as exc:
+        return _bad_input(args, str(exc))
+    except (ExecutorError, RuntimeError) as exc:
+        return _bad_input(args, str(exc), 3)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        colour = "green" if result.status is RunStatus.GREEN else "yellow"
+        console.print(
+            f"[{colour}]{result.status.value}[/]: {result.message} · best {result.tests_passed}/{result.tests_total} "
+            f"tests · {result.model_calls} model calls · {result.prompt_tokens + result.completion_tokens:,} tokens "
+            f"· {result.seconds:.1f}s · run {result.run_id}", highlight=False,
+        )
+        if result.status is not RunStatus.GREEN:
+            where = (f"best attempt: greenloop show {result.run_id} --diff" if result.diff
+                     else "no attempt produced a change")
+            console.print(f"your working tree is unchanged; {where}", highlight=False)
+    if result.status is RunStatus.GREEN:
+        return 0 if result.applied or not result.changed_files else 1
+    return {RunStatus.EXHAUSTED: 1, RunStatus.INTERRUPTED: 130, RunStatus.ERROR: 3}[result.status]

@@ -1,0 +1,29 @@
+"""Repo mode (`greenloop fix`): edit a real git repository until its test command passes.
+
+The loop works in a private copy (`workspace`), runs the user's command there under the sandbox
+(`runner`, `command`, `junit`), shows the model the failing tests and the files that matter
+(`context`, `prompts`), applies its edits (`edits`, `merge`) except to the tests (`protect`), and
+writes the user's tree only after a verified green (`fixer`).
+
+The public names are imported lazily: `collect_plugin` is loaded into the user's pytest process
+inside the sandbox, and importing this package must not drag the loop, the store and the models in.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from greenloop.repo.api import fix
+    from greenloop.repo.fixer import FixOptions, FixProgress, FixResult
+    from greenloop.repo.workspace import RepoError
+
+_WHERE = {"fix": "api", "FixOptions": "fixer", "FixProgress": "fixer", "FixResult": "fixer", "RepoError": "workspace"}
+__all__ = ["FixOptions", "FixProgress", "FixResult", "RepoError", "fix"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'greenloop.repo' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"greenloop.repo.{_WHERE[name]}"), name)

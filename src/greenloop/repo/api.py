@@ -1,0 +1,77 @@
+"""The Python API behind `greenloop fix`: validate the input up front, then run the loop.
+
+Everything that can be wrong with the input (not a git repository, no command, a file that is not
+there, a command pytest rejects) raises `RepoError` before the run store is opened or anything
+is written.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from greenloop.execute import Limits
+from greenloop.models import Model, load_model
+from greenloop.repo.command import CommandError, TestCommand
+from greenloop.repo.fixer import Fixer, FixOptions, FixProgress, FixResult
+from greenloop.repo.runner import find_program
+from greenloop.repo.workspace import RepoError, RepoInfo, discover
+from greenloop.store import Store
+from greenloop.task import Budget
+
+USAGE = "give the test command after --, e.g. greenloop fix -- pytest -x tests/test_parser.py"
+
+
+def _repo_file(info: RepoInfo, name: str) -> str:
+    """A --files entry as a repository-relative path; raises RepoError when it is not a file there."""
+    path = Path(name) if Path(name).is_absolute() else info.root / info.cwd / name
+    try:
+        rel = path.resolve().relative_to(info.root).as_posix()
+    except ValueError:
+        raise RepoError(f"--files: {name} is outside the repository {info.root}") from None
+    if not (info.root / rel).is_file():
+        raise RepoError(f"--files: no such file in the repository: {name}")
+    return posixpath.normpath(rel)
+
+
+def fix(
+    command: Sequence[str], *, cwd: str | Path | None = None, files: Sequence[str] = (),
+    model: str | Model = "local", base_url: str | None = None, budget: Budget | None = None,
+    db: str | Path | None = None, commit: bool = False, limits: Limits | None = None, seed: int = 0,
+    edit_format: Literal["auto", "diff", "whole"] = "auto", context_tokens: int | None = None,
+    on_progress: Callable[[FixProgress], None] | None = None,
+) -> FixResult:
+    """Edit the git repository at `cwd` until `command` passes. Raises RepoError / ModelError for bad input."""
+    if not command or not command[0]:
+        raise RepoError(USAGE)
+    info = discover(cwd)
+    test_command = TestCommand(tuple(command))
+    if not find_program(test_command.argv[0], info.root / info.cwd):
+        raise RepoError(f"command not found: {test_command.argv[0]} (looked in the interpreter's bin directory, "
+                        "the system PATH and the repository)")
+    if edit_format not in ("auto", "diff", "whole"):
+        raise RepoError(f"unknown edit format {edit_format!r}; choose auto, diff or whole")
+    if context_tokens is not None and context_tokens < 200:
+        raise RepoError("--context-tokens must be at least 200")
+    options = FixOptions(
+        files=tuple(dict.fromkeys(_repo_file(info, f) for f in files)),
+        budget=budget or Budget(30, 900.0), seed=seed, edit_format=edit_format,
+        context_tokens=context_tokens, commit=commit, **({"limits": limits} if limits else {}),
+    )
+    the_model = load_model(model, base_url=base_url) if isinstance(model, str) else model
+    the_model.check()
+    fixer = Fixer(info, test_command, the_model, options, on_progress)
+    try:
+        try:
+            fixer.prepare()
+        except CommandError as exc:
+            raise RepoError(str(exc)) from None
+        store = Store(db)
+        try:
+            return fixer.run(store)
+        finally:
+            store.close()
+    finally:
+        fixer.close()

@@ -1,0 +1,342 @@
+"""The repo-mode loop: propose edits, run the test command in the private copy, revise, until green.
+
+Like the `solve` engine it owns budgets, stopping and recording, and how a run ended is data
+(`RunStatus`). A candidate is the set of files it changes (whole texts, relative to the snapshot);
+each attempt's diff is stored, so `greenloop show RUN --diff` can print the best one whatever
+happened to this process. The user's tree is written only after a green candidate passed a clean
+re-run (tests restored from the snapshot) in a fresh copy and a fresh sandbox.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from greenloop.execute import Limits, Outcome
+from greenloop.loop.engine import RunStatus
+from greenloop.loop.extract import normalise
+from greenloop.models import Model, ModelError, ScriptExhausted
+from greenloop.repo.command import Collection, TestCommand, collect, execute
+from greenloop.repo.context import Context, gather, tokens
+from greenloop.repo.edits import apply_reply
+from greenloop.repo.prompts import EditFormat, messages, render_outcome
+from greenloop.repo.protect import Protection, command_paths
+from greenloop.repo.runner import Runner
+from greenloop.repo.workspace import GitError, RepoInfo, Scratch, apply_to_tree, commit, dirty_paths
+from greenloop.store import AttemptRecord, Store
+from greenloop.task import Budget
+
+
+@dataclass(frozen=True)
+class FixOptions:
+    files: tuple[str, ...] = ()  # repository-relative
+    budget: Budget = field(default_factory=lambda: Budget(30, 900.0))
+    limits: Limits = field(default_factory=lambda: Limits(timeout=120, cpu_seconds=120, memory_mb=4096,
+                                                          max_processes=64, file_size_mb=64))
+    seed: int = 0
+    edit_format: Literal["auto", "diff", "whole"] = "auto"
+    context_tokens: int | None = None
+    commit: bool = False
+
+
+@dataclass(frozen=True)
+class FixProgress:
+    iteration: int
+    max_iterations: int
+    best_passed: int
+    total: int
+    last_passed: int
+    prompt_tokens: int
+    completion_tokens: int
+    elapsed: float
+    context: tuple[str, ...]
+
+
+@dataclass
+class FixResult:
+    run_id: str
+    status: RunStatus
+    message: str
+    repo: str
+    command: str
+    iterations: int = 0
+    model_calls: int = 0
+    tests_passed: int = 0
+    tests_total: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+    diff: str = ""  # the best attempt's change, as a unified diff against the snapshot
+    changed_files: list[str] = field(default_factory=list)
+    applied: bool = False
+    commit: str | None = None
+    context_files: list[str] = field(default_factory=list)
+    best_attempt: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        keys = ("run_id", "status", "message", "repo", "command", "iterations", "model_calls", "tests_passed",
+                "tests_total", "prompt_tokens", "completion_tokens", "changed_files", "applied", "commit",
+                "context_files")
+        data: dict[str, object] = {k: getattr(self, k) for k in keys}
+        data["status"] = self.status.value
+        data["seconds"] = round(self.seconds, 3)
+        data["best"] = f"greenloop show {self.run_id} --diff" if self.diff else None
+        return data
+
+
+@dataclass
+class _Candidate:
+    n: int
+    edits: dict[str, str]
+    outcome: Outcome
+    feedback: str
+    diff: str = ""
+    record_id: int | None = None
+
+    @property
+    def passed(self) -> int:
+        return self.outcome.passed
+
+
+class Fixer:
+    """One `greenloop fix` run over a prepared private copy."""
+
+    def __init__(self, info: RepoInfo, command: TestCommand, model: Model, options: FixOptions,
+                 on_progress: Callable[[FixProgress], None] | None = None) -> None:
+        self.info, self.command, self.model, self.options = info, command, model, options
+        self.on_progress = on_progress
+        self.format: EditFormat = (options.edit_format if options.edit_format != "auto"
+                                   else "whole" if model.prompt_style == "examples" else "diff")
+        self.max_tokens = 768 if self.format == "whole" else 2048
+        self.scratch = Scratch(info)
+        self.runner = Runner(info.root, info.cwd, options.limits, (self.scratch.results,))
+        self.collection = Collection()
+        self.protect = Protection([], [], lambda p: False)
+        self.candidates: list[_Candidate] = []
+        self.errors: dict[int, str] = {}  # parent n -> why the last reply built on it could not be applied
+        self.context: list[str] = []
+
+    def prepare(self) -> None:
+        """Snapshot and collect; raises RepoError/CommandError for a bad command (nothing recorded yet)."""
+        self.scratch.snapshot()
+        self.collection = collect(self.command, self.runner, self.scratch.work, self.scratch.results)
+        known = set(self.scratch.files())
+        is_dir = lambda p: p == "" or any(k.startswith(p.rstrip("/") + "/") for k in known)  # noqa: E731
+        named = command_paths(self.command.path_args(), self.info.cwd, lambda p: p in known or is_dir(p))
+        self.protect = Protection(self.collection.files, named, is_dir)
+
+    def close(self) -> None:
+        self.scratch.close()
+
+    def _read(self, edits: dict[str, str]) -> Callable[[str], str | None]:
+        return lambda path: edits[path] if path in edits else self.scratch.original(path)
+
+    def _run(self, edits: dict[str, str]) -> tuple[Outcome, str]:
+        diff = self.scratch.prepare(edits)
+        return execute(self.command, self.runner, self.scratch.work, self.scratch.results, self.collection), diff
+
+    def _feedback_limit(self) -> int:
+        return 1500 if self.format == "whole" else 5000
+
+    def run(self, store: Store) -> FixResult:
+        budget = self.options.budget
+        run_id = store.start_run(kind="fix", tests_path=self.command.display(), target=str(self.info.root), spec="",
+                                 model=self.model.name, strategy=f"repo-{self.format}", budget=asdict(budget))
+        result = FixResult(run_id, RunStatus.EXHAUSTED, "", str(self.info.root), self.command.display())
+        started = time.monotonic()
+        green: _Candidate | None = None
+        try:
+            outcome, _ = self._run({})
+            if outcome.infrastructure:
+                raise RuntimeError(f"the sandbox failed: {outcome.problem}")
+            feedback = "" if outcome.green else render_outcome(outcome, self.command.display(), self._feedback_limit())
+            baseline = _Candidate(0, {}, outcome, feedback)
+            self._record(store, result, baseline, "baseline", [], "", outcome=outcome)
+            self.candidates.append(baseline)
+            result.tests_total = max(outcome.total, len(self.collection.ids))
+            self._report(result, started)
+            if outcome.green:
+                result.status, result.message = RunStatus.GREEN, "the test command already passes; nothing to change"
+            else:
+                result.status, result.message, green = self._loop(store, result, started)
+            if green is not None:
+                self._finish(result, green)
+        except KeyboardInterrupt:
+            result.status, result.message = RunStatus.INTERRUPTED, "interrupted by the user"
+        except ModelError as exc:
+            result.status, result.message = RunStatus.ERROR, str(exc)
+        except (RuntimeError, GitError, OSError) as exc:
+            result.status, result.message = RunStatus.ERROR, str(exc)
+        except Exception as exc:  # a bug of ours: record it, leave the tree alone, and let it show
+            result.status, result.message = RunStatus.ERROR, f"greenloop failed: {exc!r}"
+            raise
+        finally:
+            result.seconds = time.monotonic() - started
+            result.context_files = list(self.context)
+            best = green or self._best()
+            if best is not None and best.n > 0:
+                result.best_attempt, result.diff = best.record_id, best.diff
+                result.changed_files = sorted(best.edits)
+                result.tests_passed = best.passed
+            elif self.candidates:
+                best = self.candidates[0]
+                result.tests_passed = best.passed
+            if best is not None and best.outcome.green:
+                result.tests_total = best.outcome.total  # skipped tests are known now, and not counted
+            store.update_run(
+                run_id, status=result.status.value, message=result.message, iterations=result.iterations,
+                model_calls=result.model_calls, tests_passed=result.tests_passed, tests_total=result.tests_total,
+                prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens, seconds=result.seconds,
+                model_seconds=result.model_seconds, best_attempt=result.best_attempt, finished=time.time(),
+            )
+        return result
+
+    def _best(self) -> _Candidate | None:
+        tried = [c for c in self.candidates if c.n > 0]
+        return max(tried, key=lambda c: (c.passed, -c.n)) if tried else None
+
+    def _choose(self, iteration: int) -> tuple[_Candidate, float]:
+        """Revise the best candidate; while that stops paying, alternate with fresh starts from the
+        original (a weak model revising its own wrong edit mostly reproduces it)."""
+        baseline = self.candidates[0]
+        best = self._best()
+        if best is None or best.passed <= baseline.passed:
+            return baseline, min(1.0, 0.3 + 0.1 * iteration)
+        stagnant = iteration - best.n
+        if stagnant % 2 == 1:
+            return baseline, 0.8
+        return best, min(1.0, 0.6 + 0.1 * min(stagnant // 2, 4))
+
+    def _gather(self, parent: _Candidate, failure: str) -> Context:
+        budget = self.options.context_tokens
+        if budget is None:
+            n_ctx = getattr(self.model, "n_ctx", None)
+            budget = (int(n_ctx) - self.max_tokens - tokens(failure) - 350) if n_ctx else 12_000
+        return gather(parent.outcome, read=self._read(parent.edits), protect=self.protect, files=list(self.options.files),
+                      cwd=self.info.cwd, roots=(str(self.info.root), str(self.scratch.work)), budget=budget,
+                      single=self.format == "whole")
+
+    def _loop(self, store: Store, result: FixResult, started: float) -> tuple[RunStatus, str, _Candidate | None]:
+        budget = self.options.budget
+        seen: dict[tuple[tuple[str, str], ...], _Candidate] = {(): self.candidates[0]}
+        while True:
+            if result.iterations >= budget.max_iterations:
+                return RunStatus.EXHAUSTED, f"no green attempt after {result.iterations} model calls", None
+            if time.monotonic() - started >= budget.max_seconds:
+                return RunStatus.EXHAUSTED, f"no green attempt within {budget.max_seconds:g}s", None
+            parent, temperature = self._choose(result.iterations)
+            context = self._gather(parent, parent.feedback)
+            self.context = context.labels()
+            msgs = messages(self.command.display(), parent.feedback, context, self.format,
+                            self.errors.get(parent.n, ""))
+            try:
+                completion = self.model.complete(msgs, temperature=temperature, max_tokens=self.max_tokens,
+                                                 seed=self.options.seed + result.iterations)
+            except ScriptExhausted as exc:
+                return RunStatus.EXHAUSTED, str(exc), None
+            result.iterations += 1
+            result.model_calls += 1
+            usage = completion.usage
+            result.prompt_tokens += usage.prompt_tokens
+            result.completion_tokens += usage.completion_tokens
+            result.model_seconds += usage.seconds
+            edit = apply_reply(completion.text, read=self._read(parent.edits), protect=self.protect,
+                               editable=[f.path for f in context.files],
+                               keep=context.wanted() if self.format == "whole" else None)
+            edits = {p: t for p, t in {**parent.edits, **edit.changes}.items() if t != self.scratch.original(p)}
+            if edit.errors or not edit.changes:
+                why = edit.feedback() or "- the reply changes nothing"
+                self.errors[parent.n] = why
+                attempt = _Candidate(result.iterations, parent.edits, parent.outcome, why)
+                self._record(store, result, attempt, "edit-error", msgs, completion.text, parent=parent.n,
+                             usage=(usage.prompt_tokens, usage.completion_tokens, usage.seconds))
+                self._report(result, started)
+                continue
+            key = tuple(sorted((p, normalise(t) if p.endswith(".py") else t) for p, t in edits.items()))
+            before = time.monotonic()
+            if key in seen:
+                outcome, diff, kind = seen[key].outcome, seen[key].diff, "duplicate"
+            else:
+                outcome, diff = self._run(edits)
+                kind = "model"
+                if outcome.infrastructure:
+                    return RunStatus.ERROR, f"the sandbox failed: {outcome.problem}", None
+            refused = "".join(f"Refused: {r}\n" for r in edit.refused)
+            feedback = refused + ("" if outcome.green else render_outcome(
+                outcome, self.command.display(), self._feedback_limit()))
+            candidate = _Candidate(result.iterations, edits, outcome, feedback, diff)
+            self._record(store, result, candidate, kind, msgs, completion.text, outcome=outcome, parent=parent.n,
+                         usage=(usage.prompt_tokens, usage.completion_tokens, usage.seconds),
+                         exec_seconds=time.monotonic() - before, notes=edit.notes)
+            seen.setdefault(key, candidate)
+            self.candidates.append(candidate)
+            if self._best() is candidate:  # kept current, so `show --diff` finds it even after a kill -9
+                store.update_run(result.run_id, best_attempt=candidate.record_id, tests_passed=candidate.passed)
+            self.errors.pop(parent.n, None)
+            self._report(result, started)
+            if outcome.green:
+                check = self._verify(edits)
+                if not check.green:
+                    return RunStatus.ERROR, ("an attempt passed in the working copy but failed the clean re-run: "
+                                             + (check.problem or render_outcome(check, self.command.display(), 600))), None
+                return RunStatus.GREEN, f"green after {result.model_calls} model calls", candidate
+
+    def _verify(self, edits: dict[str, str]) -> Outcome:
+        """Re-run with the tests restored from the snapshot, in a fresh copy and a fresh sandbox."""
+        fresh = self.scratch.fresh({p: t for p, t in edits.items() if not self.protect(p)})
+        return execute(self.command, self.runner, fresh, self.scratch.results, self.collection)
+
+    def _finish(self, result: FixResult, green: _Candidate) -> None:
+        """Apply the green change to the user's tree (and commit it with --commit)."""
+        paths = sorted(green.edits)
+        theirs = dirty_paths(self.info, paths) if self.options.commit else []
+        originals = {p: self.scratch.original(p) for p in paths}
+        conflicts = apply_to_tree(self.info.root, green.edits, originals)
+        if conflicts:
+            result.message += (f"; NOT applied: {', '.join(conflicts)} changed in your tree during the run "
+                               f"(apply it yourself: greenloop show {result.run_id} --diff | git apply)")
+            return
+        result.applied = True
+        result.message += f"; applied to {', '.join(paths)}"
+        if not self.options.commit:
+            return
+        if theirs:
+            result.message += f"; not committed: {', '.join(theirs)} had uncommitted changes of yours"
+            return
+        text = (f"greenloop fix: make `{self.command.display()}` pass\n\nChanged {', '.join(paths)}.\n"
+                f"Found by greenloop run {result.run_id} in {result.model_calls} model calls ({self.model.name}).\n")
+        try:
+            result.commit = commit(self.info, paths, text)
+            result.message += f"; committed {result.commit[:12]}"
+        except GitError as exc:
+            result.message += f"; the commit failed ({exc}); the change is applied, uncommitted"
+
+    def _record(self, store: Store, result: FixResult, c: _Candidate, kind: str, msgs: list[dict[str, str]],
+                response: str, *, outcome: Outcome | None = None, parent: int | None = None,
+                usage: tuple[int, int, float] = (0, 0, 0.0), exec_seconds: float = 0.0,
+                notes: list[str] | None = None) -> None:
+        feedback = c.feedback
+        if notes:
+            feedback = "Applied: " + "; ".join(notes) + ("\n" + feedback if feedback else "")
+        c.record_id = store.add_attempt(result.run_id, AttemptRecord(
+            n=c.n, kind=kind, messages=msgs, response=response, code=c.diff if kind != "edit-error" else None,
+            outcome=outcome.to_dict() if outcome else None, passed=outcome.passed if outcome else 0,
+            total=outcome.total if outcome else 0, green=bool(outcome and outcome.green), feedback=feedback,
+            prompt_tokens=usage[0], completion_tokens=usage[1], model_seconds=usage[2], exec_seconds=exec_seconds,
+            parent=parent,
+        ))
+
+    def _report(self, result: FixResult, started: float) -> None:
+        if self.on_progress is None:
+            return
+        best = self._best()
+        last = self.candidates[-1]
+        self.on_progress(FixProgress(
+            iteration=result.iterations, max_iterations=self.options.budget.max_iterations,
+            best_passed=max(best.passed if best else 0, self.candidates[0].passed), total=result.tests_total,
+            last_passed=last.passed, prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+            elapsed=time.monotonic() - started, context=tuple(self.context),
+        ))

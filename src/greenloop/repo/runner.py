@@ -1,0 +1,166 @@
+"""Running the user's test command in a private copy, under the same sandbox `solve` uses.
+
+Inside bubblewrap the copy is mounted read-write *at the repository's own path*, so absolute paths,
+editable installs and configuration that name the repository all resolve to the copy; everything
+else is read-only (system, Python installation, greenloop), /tmp is private, there is no network.
+The interpreter greenloop runs under comes first on PATH, so `pytest` and `python` are the ones
+whose packages the repository's tests import. A wall-clock timeout kills the whole process
+group (and with it bubblewrap's PID namespace); rlimits bound CPU, memory, file size and cores.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from greenloop.execute.outcome import Limits
+from greenloop.execute.sandbox import SandboxWarning, bwrap_argv, bwrap_problem, unsandboxed_env
+
+_OUTPUT_TAIL = 20_000
+_warned = False
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    exit_code: int  # -1 when it was killed for time
+    output: str  # stdout and stderr together, the tail
+    seconds: float
+    timed_out: bool = False
+    infrastructure: str = ""  # set when the sandbox itself failed, not the command
+
+
+def interpreter_bin() -> str:
+    """The bin directory of the interpreter greenloop runs under (a venv's bin, not resolved)."""
+    return str(Path(sys.executable).parent)
+
+
+def find_program(name: str, workdir: Path) -> bool:
+    """Whether the command's program exists where the sandbox will look for it."""
+    if "/" in name:
+        return (workdir / name).exists() or Path(name).exists()
+    path = os.pathsep.join([interpreter_bin(), "/usr/local/bin", "/usr/bin", "/bin"])
+    return shutil.which(name, path=path) is not None
+
+
+def _python_dirs_under(root: Path, copy: Path) -> list[str]:
+    """Directories of the running Python that lie inside the repository but not in the copy (a
+    `.venv` in the repo, which git ignores): bound again after the copy is mounted over the repo."""
+    candidates = {sys.prefix, sys.exec_prefix, interpreter_bin(), *[p for p in sys.path if p]}
+    tops: set[str] = set()
+    for d in candidates:
+        try:
+            rel = Path(d).resolve().relative_to(root)
+        except ValueError:
+            continue
+        if rel.parts and not (copy / rel.parts[0]).exists():
+            tops.add(str(root / rel.parts[0]))
+    return sorted(tops)
+
+
+def _rlimits(limits: Limits) -> Callable[[], None]:
+    def apply() -> None:  # pragma: no cover - runs in the child between fork and exec
+        memory = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+        size = limits.file_size_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+class Runner:
+    """Runs commands for one repository: `root` is its real path, `cwd` the user's place in it."""
+
+    def __init__(self, root: Path, cwd: str, limits: Limits, rw_dirs: tuple[Path, ...] = ()) -> None:
+        self.root, self.cwd, self.limits = root, cwd, limits
+        self.rw_dirs = rw_dirs
+        self.problem = bwrap_problem()
+        self.sandboxed = not self.problem
+        global _warned
+        if not self.sandboxed and not _warned and self.problem != "GREENLOOP_SANDBOX=none":
+            _warned = True
+            warnings.warn(
+                f"greenloop: running the test command WITHOUT a sandbox ({self.problem}); install bubblewrap "
+                "(apt-get install bubblewrap) for network and filesystem isolation", SandboxWarning, stacklevel=2,
+            )
+
+    def _sandbox(self, argv: list[str], copy: Path, env: dict[str, str]) -> list[str]:
+        prefix = bwrap_argv(tuple(str(d) for d in self.rw_dirs))
+        if "--chdir" in prefix:  # ours comes last; bwrap warns about two
+            at = prefix.index("--chdir")
+            del prefix[at:at + 2]
+        prefix += ["--bind", str(copy), str(self.root)]
+        for d in _python_dirs_under(self.root, copy):
+            prefix += ["--ro-bind", d, d]
+        path = ":".join([interpreter_bin(), "/usr/local/bin", "/usr/bin", "/bin"])
+        # The user's own pytest plugins (pytest-asyncio, ...) are part of their test command.
+        prefix += ["--setenv", "PATH", path, "--unsetenv", "PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
+        for key, value in env.items():
+            prefix += ["--setenv", key, value]
+        prefix += ["--chdir", str(self.root / self.cwd)]
+        return prefix + argv
+
+    def _plain(self, argv: list[str], copy: Path, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        full = unsandboxed_env()
+        full["PATH"] = os.pathsep.join([interpreter_bin(), full.get("PATH", "/usr/bin:/bin")])
+        # Without the mount trick, the copy must shadow an editable install of the original.
+        roots = [str(copy / "src")] if (copy / "src").is_dir() else []
+        full["PYTHONPATH"] = os.pathsep.join([*roots, str(copy)])
+        full.update(env)
+        root = str(self.root)
+        moved = [copy.as_posix() + a[len(root):] if a == root or a.startswith(root + "/") else a for a in argv]
+        return moved, full
+
+    def run(self, argv: list[str], copy: Path, env: dict[str, str] | None = None) -> CommandRun:
+        """Run `argv` with `copy` standing in for the repository; never raises for the command's sake."""
+        env = env or {}
+        if self.sandboxed:
+            full_argv, full_env, cwd = self._sandbox(argv, copy, env), unsandboxed_env(), None
+        else:
+            full_argv, full_env = self._plain(argv, copy, env)
+            cwd = str(copy / self.cwd)
+        started = time.monotonic()
+        with tempfile.TemporaryFile() as out:
+            try:
+                proc = subprocess.Popen(
+                    full_argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                    env=full_env, start_new_session=True, preexec_fn=_rlimits(self.limits),
+                )
+            except OSError as exc:
+                return CommandRun(-1, str(exc), 0.0, infrastructure=f"could not start {argv[0]}: {exc}")
+            timed_out = False
+            try:
+                code = proc.wait(timeout=self.limits.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out, code = True, -1
+            finally:
+                _kill_group(proc)
+            seconds = time.monotonic() - started
+            out.seek(0, os.SEEK_END)
+            out.seek(max(0, out.tell() - _OUTPUT_TAIL))
+            output = out.read().decode("utf-8", "replace")
+        infrastructure = ""
+        if self.sandboxed and code != 0 and output.startswith("bwrap:"):
+            infrastructure = output.strip().splitlines()[0]
+        return CommandRun(code, output, seconds, timed_out, infrastructure)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill everything the command started: its process group (bubblewrap's PID namespace goes with
+    bubblewrap), including what it left running after it exited."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
