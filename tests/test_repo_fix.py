@@ -281,3 +281,17 @@ def test_whole_format_merges_a_code_block_for_small_models(repo: Path, tmp_path:
         "attempts"][1]["messages"][1]["content"]
     assert "Reply with the corrected functions in one ```python block" in prompt
     assert "def total(prices" in prompt and "def count" not in prompt  # only what the failing tests reach
+
+
+def test_repository_outside_tmp(tmp_path: Path) -> None:
+    # Most repositories live outside /tmp, where the sandbox must create the mount point itself
+    # (the sandbox root is read-only once set up). build/ is git-ignored.
+    outside = Path(__file__).resolve().parents[1] / "build" / f"fix-outside-tmp-{os.getpid()}"
+    try:
+        repo = make_repo(outside / "repo")
+        proc = fix(repo, script(tmp_path, FIX_REPLY))
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["status"] == "green"
+        assert (repo / "src/shop/cart.py").read_text() == PACKAGE["src/shop/cart.py"].replace(BUG, FIXED)
+    finally:
+        subprocess.run(["rm", "-rf", str(outside)], check=False)

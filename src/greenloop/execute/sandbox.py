@@ -54,7 +54,9 @@ def _python_dirs() -> list[str]:
     return kept
 
 
-def bwrap_argv(extra_rw: tuple[str, ...] = ()) -> list[str]:
+def bwrap_argv(extra_rw: tuple[str, ...] = (), binds: tuple[tuple[str, str, bool], ...] = ()) -> list[str]:
+    """The bubblewrap prefix; `extra_rw` are bound read-write at their own path, `binds` are
+    (source, destination, writable). Every mount precedes the final read-only remount of `/`."""
     bwrap = shutil.which("bwrap")
     assert bwrap is not None
     argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--uid", "65534", "--gid", "65534"]
@@ -66,7 +68,9 @@ def bwrap_argv(extra_rw: tuple[str, ...] = ()) -> list[str]:
             argv += ["--ro-bind", d, d]
     for d in extra_rw:
         argv += ["--bind", d, d]
-    argv += ["--remount-ro", "/"]  # the sandbox's own root too: only /tmp (and extra_rw) is writable
+    for source, destination, writable in binds:
+        argv += ["--bind" if writable else "--ro-bind", source, destination]
+    argv += ["--remount-ro", "/"]  # the sandbox's own root too: only /tmp and the binds are writable
     argv += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp",
              "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
              "--setenv", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1", "--chdir", "/tmp"]

@@ -96,13 +96,12 @@ class Runner:
             )
 
     def _sandbox(self, argv: list[str], copy: Path, env: dict[str, str]) -> list[str]:
-        prefix = bwrap_argv(tuple(str(d) for d in self.rw_dirs))
+        binds = ((str(copy), str(self.root), True),
+                 *((d, d, False) for d in _python_dirs_under(self.root, copy)))
+        prefix = bwrap_argv(tuple(str(d) for d in self.rw_dirs), binds)
         if "--chdir" in prefix:  # ours comes last; bwrap warns about two
             at = prefix.index("--chdir")
             del prefix[at:at + 2]
-        prefix += ["--bind", str(copy), str(self.root)]
-        for d in _python_dirs_under(self.root, copy):
-            prefix += ["--ro-bind", d, d]
         path = ":".join([interpreter_bin(), "/usr/local/bin", "/usr/bin", "/bin"])
         # The user's own pytest plugins (pytest-asyncio, ...) are part of their test command.
         prefix += ["--setenv", "PATH", path, "--unsetenv", "PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
