@@ -35,6 +35,15 @@ def embedded_model_path() -> Path:
     return path
 
 
+def _threads() -> int:
+    """llama.cpp threads busy-wait: with every core taken, any other process on the machine
+    (the sandbox, a second run) stalls generation badly. Half the cores, or GREENLOOP_THREADS."""
+    configured = os.environ.get("GREENLOOP_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
+
+
 class LocalModel:
     def __init__(self, path: str | None = None, n_ctx: int = 4096) -> None:
         self.path = Path(path).expanduser() if path else None
@@ -67,7 +76,7 @@ class LocalModel:
             try:
                 self._llama = Llama(
                     model_path=str(self._resolve()), n_ctx=self.n_ctx,
-                    n_threads=max(1, min(4, os.cpu_count() or 1)), verbose=False,
+                    n_threads=_threads(), verbose=False,
                 )
             except ValueError as exc:  # llama.cpp's "failed to load model"
                 raise ModelError(f"could not load {self._resolve()}: {exc}") from None
