@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from rich.console import Console
 
+from greenloop.cli.common import fail, progress_line
 from greenloop.execute import ExecutorError, Limits
 from greenloop.loop.engine import RunStatus
 from greenloop.models import ModelError
@@ -42,17 +42,10 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _bad_input(args: argparse.Namespace, message: str, code: int = 2) -> int:
-    if args.json:
-        print(json.dumps({"status": "error", "message": message}))
-    print(f"greenloop: {message}", file=sys.stderr)
-    return code
-
-
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if not args.command:
-        return _bad_input(args, USAGE)
+        return fail(args, USAGE)
     status = None if args.json else console.status("starting: copying the repository and collecting the tests")
     shown: list[tuple[str, ...]] = []
 
@@ -62,10 +55,7 @@ def run(args: argparse.Namespace) -> int:
         if p.context and (not shown or shown[-1] != p.context):
             shown.append(p.context)
             console.print(f"context for the model: {', '.join(p.context)}", highlight=False)
-        status.update(
-            f"iteration {p.iteration}/{p.max_iterations} · best {p.best_passed}/{p.total} tests · "
-            f"last {p.last_passed}/{p.total} · {p.prompt_tokens + p.completion_tokens:,} tokens · {p.elapsed:.1f}s"
-        )
+        status.update(progress_line(p))
 
     try:
         budget = Budget(args.max_iterations, args.max_seconds)
@@ -85,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
             if status is not None:
                 status.stop()
     except (RepoError, TaskError, ModelError, StoreError) as exc:
-        return _bad_input(args, str(exc))
+        return fail(args, str(exc))
     except (ExecutorError, RuntimeError) as exc:
-        return _bad_input(args, str(exc), 3)
+        return fail(args, str(exc), 3)
     if args.json:
         print(json.dumps(result.to_json()))
     else:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from rich.console import Console
 
 from greenloop.api import solve
+from greenloop.cli.common import fail, progress_line
 from greenloop.execute import ExecutorError
 from greenloop.loop.engine import Progress, RunStatus
 from greenloop.loop.strategies import STRATEGIES
@@ -38,23 +38,13 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _bad_input(args: argparse.Namespace, message: str, code: int = 2) -> int:
-    if args.json:
-        print(json.dumps({"status": "error", "message": message}))
-    print(f"greenloop: {message}", file=sys.stderr)
-    return code
-
-
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     status = None if args.json else console.status("starting: loading the model and warming the sandbox")
 
     def progress(p: Progress) -> None:
         if status is not None:
-            status.update(
-                f"iteration {p.iteration}/{p.max_iterations} · best {p.best_passed}/{p.total} tests · "
-                f"last {p.last_passed}/{p.total} · {p.prompt_tokens + p.completion_tokens:,} tokens · {p.elapsed:.1f}s"
-            )
+            status.update(progress_line(p))
 
     try:
         budget = Budget(args.max_iterations, args.max_seconds)
@@ -70,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
             if status is not None:
                 status.stop()
     except (TaskError, ModelError, StoreError) as exc:
-        return _bad_input(args, str(exc))
+        return fail(args, str(exc))
     except (ExecutorError, RuntimeError) as exc:
-        return _bad_input(args, str(exc), 3)
+        return fail(args, str(exc), 3)
     if args.json:
         print(json.dumps(result.to_json(args.target)))
     else:
