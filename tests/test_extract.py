@@ -54,3 +54,11 @@ def test_unfenced_reply_is_used_when_it_parses() -> None:
 def test_normalise_ignores_formatting_and_comments() -> None:
     assert normalise("def f(x):\n    return (x)  # hi\n") == normalise("def f(x):\n\n    return x\n")
     assert normalise("def f(x):\n    return x\n") != normalise("def f(x):\n    return -x\n")
+
+
+def test_a_broken_definition_is_kept_so_that_running_it_reports_the_syntax_error() -> None:
+    reply = "```python\ndef add(a, b):\n    return [a + b for x in (]\n```"
+    assert extract_code(reply, ["add"], "import math\n\ndef add(a, b):\n    ...\n") == (
+        "import math\ndef add(a, b):\n    return [a + b for x in (]\n")
+    # a parseable definition of the name still wins over a broken one
+    assert extract_code("```python\ndef add(a, b):\n    return a + b\n```", ["add"]) == "def add(a, b):\n    return a + b\n"

@@ -65,6 +65,30 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX attempts_by_run ON attempts(run_id, n);
         """,
     ),
+    (
+        "003_bench",
+        """
+        CREATE TABLE benches (
+            id TEXT PRIMARY KEY,
+            created REAL NOT NULL,
+            benchmark TEXT NOT NULL,
+            key TEXT NOT NULL,
+            config TEXT NOT NULL,
+            seconds REAL NOT NULL DEFAULT 0
+        );
+        CREATE INDEX benches_by_key ON benches(key, created);
+        CREATE TABLE bench_problems (
+            bench_id TEXT NOT NULL REFERENCES benches(id),
+            problem TEXT NOT NULL,
+            run_id TEXT REFERENCES runs(id),
+            status TEXT NOT NULL,
+            solved INTEGER NOT NULL,
+            result TEXT NOT NULL,
+            created REAL NOT NULL,
+            PRIMARY KEY (bench_id, problem)
+        );
+        """,
+    ),
 ]
 
 

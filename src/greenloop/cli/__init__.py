@@ -10,7 +10,7 @@ import argparse
 import signal
 import sys
 
-from greenloop.cli import fix, runs, solve
+from greenloop.cli import bench, fix, runs, solve
 
 EXIT_GREEN, EXIT_NOT_GREEN, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     solve.register(commands)
     fix.register(commands)
     runs.register(commands)
+    bench.register(commands)
     return parser
 
 

@@ -1,23 +1,28 @@
-"""The engine: owns budgets, stopping, recording and the final verification of green.
+"""The engine: owns budgets, stopping, recording, concurrency and the final verification of green.
 
 It depends only on the seams: a `Model`, an `Executor`, a `Strategy`, the `Store`, and a
-`verify` callable that re-runs a candidate in a fresh sandbox. How a run ended is data
-(`RunStatus`), never an exception that escapes.
+`verify` callable that re-runs a candidate in a fresh sandbox. A strategy proposes a round; the
+engine issues the round's model calls (up to `model_parallel` at once) and runs each candidate on
+one of `workers` executor threads as soon as it arrives, so executions overlap the next call.
+How a run ended is data (`RunStatus`), never an exception that escapes.
 """
 
 from __future__ import annotations
 
 import ast
-import enum
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from greenloop.execute import Executor, Outcome
 from greenloop.loop.extract import extract_code, normalise
 from greenloop.loop.feedback import render_feedback
-from greenloop.loop.strategies import Attempt, Strategy, best_attempt
-from greenloop.models import Model, ModelError, ScriptExhausted
+from greenloop.loop.result import Progress, Result, RunStatus
+from greenloop.loop.strategies import Attempt, Proposal, Strategy, best_attempt
+from greenloop.models import Completion, Model, ModelError, ScriptExhausted, Usage
 from greenloop.store import AttemptRecord, Store
 from greenloop.stub import imported_names
 from greenloop.task import Budget, Task
@@ -25,81 +30,56 @@ from greenloop.task import Budget, Task
 # The closing fence of the code block: what follows it is prose we would pay for and discard.
 STOP = ("\n```\n",)
 NO_CODE_FEEDBACK = "Your reply contained no Python code. Reply with the complete module in one ```python block."
-
-
-class RunStatus(str, enum.Enum):
-    GREEN = "green"
-    EXHAUSTED = "exhausted"
-    INTERRUPTED = "interrupted"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class Progress:
-    iteration: int
-    max_iterations: int
-    best_passed: int
-    total: int
-    last_passed: int
-    prompt_tokens: int
-    completion_tokens: int
-    elapsed: float
+Ending = tuple[RunStatus, str]
+__all__ = ["Engine", "Progress", "Result", "RunStatus"]
 
 
 @dataclass
-class Result:
-    run_id: str
-    status: RunStatus
-    message: str
-    iterations: int = 0
-    model_calls: int = 0
-    tests_passed: int = 0
-    tests_total: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    seconds: float = 0.0
-    model_seconds: float = 0.0
-    best_code: str | None = None
-    best_attempt: int | None = None
+class _Job:
+    """A candidate on its way through a round: the proposal, the reply (if any), the code."""
 
-    def to_json(self, target: str) -> dict[str, object]:
-        return {
-            "run_id": self.run_id, "status": self.status.value, "iterations": self.iterations,
-            "model_calls": self.model_calls, "tests_passed": self.tests_passed, "tests_total": self.tests_total,
-            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-            "seconds": round(self.seconds, 3), "target": target, "message": self.message,
-        }
+    proposal: Proposal
+    completion: Completion
+    code: str | None
+    calls: int  # model calls spent when it was made
+    key: str = ""
+    outcome: Outcome | None = None
+    exec_seconds: float = 0.0
 
 
 class Engine:
     def __init__(self, task: Task, model: Model, executor: Executor, store: Store, strategy: Strategy,
                  budget: Budget, *, verify: Callable[[str], Outcome] | None = None,
                  on_progress: Callable[[Progress], None] | None = None, seed: int = 0,
-                 max_tokens: int = 640) -> None:
+                 max_tokens: int = 640, workers: int = 1, model_parallel: int = 1, kind: str = "solve") -> None:
         self.task, self.model, self.executor, self.store = task, model, executor, store
         self.strategy, self.budget, self.verify = strategy, budget, verify
         self.on_progress = on_progress
-        self.seed = seed
-        self.max_tokens = max_tokens
+        self.seed, self.max_tokens, self.kind = seed, max_tokens, kind
+        self.workers, self.model_parallel = max(1, workers), max(1, model_parallel)
         self.required = imported_names(ast.parse(task.test_source), task.target_module)[0]
 
     def run(self) -> Result:
         run_id = self.store.start_run(
-            kind="solve", tests_path=str(self.task.tests_path), target=str(self.task.target_path),
+            kind=self.kind, tests_path=str(self.task.tests_path), target=str(self.task.target_path),
             spec=self.task.spec, model=self.model.name, strategy=self.strategy.name, budget=asdict(self.budget),
         )
         result = Result(run_id, RunStatus.EXHAUSTED, "")
-        started = time.monotonic()
+        self.started = time.monotonic()
         history: list[Attempt] = []
+        calls = ThreadPoolExecutor(self.model_parallel, "greenloop-model")
+        runs = ThreadPoolExecutor(self.workers, "greenloop-exec")
         try:
             result.tests_total = len(self.executor.expected_ids())
-            result.status, result.message = self._loop(result, history, started)
+            result.status, result.message = self._loop(result, history, calls, runs)
         except KeyboardInterrupt:
             result.status, result.message = RunStatus.INTERRUPTED, "interrupted by the user"
         except ModelError as exc:
             result.status, result.message = RunStatus.ERROR, str(exc)
         finally:
-            result.seconds = time.monotonic() - started
+            calls.shutdown(wait=True, cancel_futures=True)
+            runs.shutdown(wait=True, cancel_futures=True)
+            result.seconds = time.monotonic() - self.started
             best = best_attempt(history)
             if best is not None and best.outcome is not None:
                 result.best_code, result.best_attempt = best.code, best.record_id
@@ -114,71 +94,145 @@ class Engine:
             )
         return result
 
-    def _loop(self, result: Result, history: list[Attempt], started: float) -> tuple[RunStatus, str]:
+    def _out_of_budget(self, calls: int) -> str:
+        if calls >= self.budget.max_iterations:
+            return f"no green candidate after {calls} model calls"
+        if time.monotonic() - self.started >= self.budget.max_seconds:
+            return f"no green candidate within {self.budget.max_seconds:g}s"
+        return ""
+
+    def _loop(self, result: Result, history: list[Attempt], calls: ThreadPoolExecutor,
+              runs: ThreadPoolExecutor) -> Ending:
         seen: dict[str, Outcome] = {}
         while True:
-            if result.iterations >= self.budget.max_iterations:
-                return RunStatus.EXHAUSTED, f"no green candidate after {result.iterations} iterations"
-            if time.monotonic() - started >= self.budget.max_seconds:
-                return RunStatus.EXHAUSTED, f"no green candidate within {self.budget.max_seconds:g}s"
-            proposal = self.strategy.next(self.task, self.model.prompt_style, history)
-            try:
-                completion = self.model.complete(
-                    proposal.messages, temperature=proposal.temperature, max_tokens=self.max_tokens,
-                    seed=self.seed + result.iterations, stop=STOP,
-                )
-            except ScriptExhausted as exc:
-                return RunStatus.EXHAUSTED, str(exc)
-            result.iterations += 1
-            result.model_calls += 1
-            result.prompt_tokens += completion.usage.prompt_tokens
-            result.completion_tokens += completion.usage.completion_tokens
-            result.model_seconds += completion.usage.seconds
-            code = extract_code(completion.text, self.required, self.task.stub)
-            outcome: Outcome | None = None
-            kind, exec_seconds = "model", 0.0
-            if code is None:
-                feedback = NO_CODE_FEEDBACK
-            else:
-                key = normalise(code)
-                if key in seen:
-                    outcome, kind = seen[key], "duplicate"
-                else:
-                    before = time.monotonic()
-                    outcome = self.executor.run(code)
-                    exec_seconds = time.monotonic() - before
-                    if outcome.infrastructure:
-                        return RunStatus.ERROR, f"the sandbox failed: {outcome.problem}"
-                    seen[key] = outcome
-                feedback = "" if outcome.green else render_feedback(outcome)
-            parent = proposal.parent.n if proposal.parent else None
-            record_id = self.store.add_attempt(result.run_id, AttemptRecord(
-                n=result.iterations, kind=kind, messages=proposal.messages, response=completion.text, code=code,
-                outcome=outcome.to_dict() if outcome else None, passed=outcome.passed if outcome else 0,
-                total=outcome.total if outcome else 0, green=bool(outcome and outcome.green), feedback=feedback,
-                prompt_tokens=completion.usage.prompt_tokens, completion_tokens=completion.usage.completion_tokens,
-                model_seconds=completion.usage.seconds, exec_seconds=exec_seconds, parent=parent,
-            ))
-            history.append(Attempt(result.iterations, code, outcome, feedback, parent, record_id))
-            self._report(result, history, started)
-            if outcome is not None and outcome.green and code is not None:
-                if self.verify is not None:
-                    check = self.verify(code)
-                    if not check.green:
-                        return RunStatus.ERROR, (
-                            "a candidate passed in the warm sandbox but failed the clean re-run: "
-                            + (check.problem or render_feedback(check))
-                        )
-                return RunStatus.GREEN, f"green after {result.iterations} iterations"
+            if why := self._out_of_budget(result.model_calls):
+                return RunStatus.EXHAUSTED, why
+            proposals = self.strategy.propose(self.task, self.model.prompt_style, history)
+            if not proposals:
+                return RunStatus.EXHAUSTED, f"the {self.strategy.name} strategy stopped after {result.model_calls} model calls"
+            ending = self._round(proposals, result, history, seen, calls, runs)
+            if ending is not None:
+                return ending
 
-    def _report(self, result: Result, history: list[Attempt], started: float) -> None:
+    def _round(self, proposals: list[Proposal], result: Result, history: list[Attempt], seen: dict[str, Outcome],
+               calls: ThreadPoolExecutor, runs: ThreadPoolExecutor) -> Ending | None:
+        asks = deque(p for p in proposals if p.needs_model)
+        pending: dict[Future[Any], _Job | Proposal] = {}
+        running: dict[str, list[_Job]] = {}  # normalised code -> jobs waiting for its one execution
+        ending: Ending | None = None
+
+        def execute(job: _Job) -> None:
+            job.key = normalise(job.code or "")
+            if job.key in seen:
+                job.outcome = seen[job.key]
+                self._record(job, "duplicate", result, history)
+            elif job.key in running:
+                running[job.key].append(job)
+            else:
+                running[job.key] = [job]
+                pending[runs.submit(self._execute, job)] = job
+
+        for p in proposals:
+            if not p.needs_model:
+                execute(_Job(p, Completion(p.note, Usage()), p.code, result.model_calls))
+        while True:
+            in_flight = sum(1 for v in pending.values() if isinstance(v, Proposal))
+            while ending is None and asks and in_flight < self.model_parallel \
+                    and not self._out_of_budget(result.model_calls + in_flight):
+                proposal = asks.popleft()
+                seed = self.seed + result.model_calls + in_flight
+                pending[calls.submit(self._complete, proposal, seed)] = proposal
+                in_flight += 1
+            if not pending:
+                return ending
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in done:
+                item = pending.pop(future)
+                if isinstance(item, Proposal):
+                    try:
+                        completion: Completion = future.result()
+                    except ScriptExhausted as exc:
+                        ending = ending or (RunStatus.EXHAUSTED, str(exc))
+                        continue
+                    result.model_calls += 1
+                    result.prompt_tokens += completion.usage.prompt_tokens
+                    result.completion_tokens += completion.usage.completion_tokens
+                    result.model_seconds += completion.usage.seconds
+                    job = _Job(item, completion, extract_code(completion.text, self.required, self.task.stub),
+                               result.model_calls)
+                    if job.code is None:
+                        self._record(job, "model", result, history)
+                    else:
+                        execute(job)
+                    continue
+                item = future.result()  # an executor failure raises here
+                assert isinstance(item, _Job) and item.outcome is not None
+                if item.outcome.infrastructure:
+                    ending = ending or (RunStatus.ERROR, f"the sandbox failed: {item.outcome.problem}")
+                    continue
+                seen[item.key] = item.outcome
+                result.exec_seconds += item.exec_seconds
+                first, *copies = running.pop(item.key)
+                green = self._record(first, "model" if first.proposal.needs_model else "repair", result, history)
+                for copy in copies:
+                    copy.outcome = item.outcome
+                    self._record(copy, "duplicate", result, history)
+                if green and ending is None:
+                    ending = self._verified(first, result)
+                    for other in [f for f, v in pending.items() if isinstance(v, _Job)]:
+                        if other.cancel():
+                            pending.pop(other)
+
+    def _complete(self, proposal: Proposal, seed: int) -> Completion:
+        return self.model.complete(proposal.messages, temperature=proposal.temperature,
+                                   max_tokens=self.max_tokens, seed=seed, stop=STOP)
+
+    def _execute(self, job: _Job) -> _Job:
+        before = time.monotonic()
+        job.outcome = self.executor.run(job.code or "")
+        job.exec_seconds = time.monotonic() - before
+        return job
+
+    def _verified(self, job: _Job, result: Result) -> Ending:
+        assert job.code is not None
+        if self.verify is not None:
+            check = self.verify(job.code)
+            if not check.green:
+                return RunStatus.ERROR, ("a candidate passed in the warm sandbox but failed the clean re-run: "
+                                         + (check.problem or render_feedback(check)))
+        result.calls_to_green = job.calls
+        result.green_kind = "model" if job.proposal.needs_model else "repair"
+        how = "by local repair " if result.green_kind == "repair" else ""
+        return RunStatus.GREEN, f"green {how}after {job.calls} model calls"
+
+    def _record(self, job: _Job, kind: str, result: Result, history: list[Attempt]) -> bool:
+        """Append the attempt to the store and the history; True when it is green."""
+        outcome, proposal, usage = job.outcome, job.proposal, job.completion.usage
+        feedback = NO_CODE_FEEDBACK if job.code is None else "" if outcome and outcome.green else \
+            render_feedback(outcome) if outcome else ""
+        result.iterations += 1
+        if kind == "repair":
+            result.repairs += 1
+            result.repair_seconds += job.exec_seconds
+        parent = proposal.parent.n if proposal.parent else None
+        record_id = self.store.add_attempt(result.run_id, AttemptRecord(
+            n=result.iterations, kind=kind, messages=proposal.messages, response=job.completion.text, code=job.code,
+            outcome=outcome.to_dict() if outcome else None, passed=outcome.passed if outcome else 0,
+            total=outcome.total if outcome else 0, green=bool(outcome and outcome.green), feedback=feedback,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+            model_seconds=usage.seconds, exec_seconds=job.exec_seconds if kind != "duplicate" else 0.0, parent=parent,
+        ))
+        history.append(Attempt(result.iterations, job.code, outcome, feedback, parent, record_id, kind))
+        self._report(result, history)
+        return bool(outcome and outcome.green and job.code is not None)
+
+    def _report(self, result: Result, history: list[Attempt]) -> None:
         if self.on_progress is None:
             return
         best = best_attempt(history)
-        last = history[-1]
         self.on_progress(Progress(
-            iteration=result.iterations, max_iterations=self.budget.max_iterations,
+            iteration=result.model_calls, max_iterations=self.budget.max_iterations,
             best_passed=max(best.passed, 0) if best else 0, total=result.tests_total,
-            last_passed=max(last.passed, 0), prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens, elapsed=time.monotonic() - started,
+            last_passed=max(history[-1].passed, 0), prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens, elapsed=time.monotonic() - self.started,
         ))

@@ -3,7 +3,8 @@
 Small models wrap code in prose, emit several blocks, drop the stub's imports, append example
 calls or asserts at module level, or stop mid-statement. This picks the block that defines the
 names the tests need, keeps the longest prefix that parses, removes module-level statements that
-would run at import (prints, asserts, `if __name__ == "__main__"`), and restores the stub's imports.
+would run at import (prints, asserts, `if __name__ == "__main__"`), and restores the stub's imports
+and the complete helper definitions it gave.
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ def extract_code(text: str, required: list[str], stub: str = "") -> str | None:
         score = len(set(required) & _defined(parsed[1]))
         if best is None or (score, len(parsed[1].body)) > best[:2]:
             best = (score, len(parsed[1].body), *parsed)
-    if best is None:
-        return None
+    if best is None or not set(required) & _defined(best[3]):
+        broken = _broken_definition(text, required, stub)
+        if best is None or broken is not None:
+            return broken
     source, tree = best[2], best[3]
     lines = source.splitlines()
     drop: set[int] = set()
@@ -88,7 +91,20 @@ def extract_code(text: str, required: list[str], stub: str = "") -> str | None:
         ast.unparse(node) for node in _stub_imports(stub)
         if not {(a.asname or a.name).split(".")[0] for a in node.names} <= have
     ]
-    return ("\n".join(missing_imports) + "\n\n" + code if missing_imports else code) + "\n"
+    missing = [ast.get_source_segment(stub, d) or ast.unparse(d) for d in stub_helpers(stub) if d.name not in have]
+    head = "\n".join(missing_imports) + ("\n\n" if missing_imports else "")
+    head += "".join(f"{text}\n\n\n" for text in missing)
+    return head + code + "\n"
+
+
+def _broken_definition(text: str, required: list[str], stub: str) -> str | None:
+    """A block that defines a required name but does not parse, kept whole: running it reports the
+    syntax error and its line, which a revision can fix; "no code" would say nothing useful."""
+    for block in _blocks(text):
+        if any(re.search(rf"^def {re.escape(name)}\(", block, re.MULTILINE) for name in required):
+            imports = "".join(ast.unparse(node) + "\n" for node in _stub_imports(stub))
+            return imports + block.strip("\n") + "\n"
+    return None
 
 
 def _unreachable_definitions(
@@ -121,6 +137,23 @@ def _stub_imports(stub: str) -> list[ast.Import | ast.ImportFrom]:
     except SyntaxError:
         return []
     return [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def stub_helpers(stub: str) -> list[ast.FunctionDef | ast.ClassDef]:
+    """The stub's complete definitions (a body beyond a docstring or `...`): helpers the task gives,
+    like HumanEval's `encode_cyclic`, which a reply that only writes the asked-for function drops."""
+    try:
+        tree = ast.parse(stub)
+    except SyntaxError:
+        return []
+    helpers: list[ast.FunctionDef | ast.ClassDef] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+            if any(not (isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)))
+                   for s in body):
+                helpers.append(node)
+    return helpers
 
 
 def normalise(code: str) -> str:

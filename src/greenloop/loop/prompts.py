@@ -6,6 +6,9 @@ sees the stub with examples (`prompt_style="examples"`); larger models also see 
 
 from __future__ import annotations
 
+import ast
+from dataclasses import replace
+
 from greenloop.models import Message, PromptStyle
 from greenloop.task import Task
 
@@ -36,4 +39,32 @@ def revision_messages(task: Task, style: PromptStyle, code: str, feedback: str) 
         f"{_task_text(task, style)}\n\nThis attempt is wrong:\n```python\n{code.strip()}\n```\n"
         f"Test results:\n{feedback}\n\nFix the code. Reply with the complete corrected module."
     )
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+
+
+def with_examples(stub: str, examples: list[tuple[str, str]]) -> str:
+    """The stub with `>>> call` / `expected` lines added to the docstring of the function they call:
+    a small model reads doctest examples far better than a report about its own wrong code."""
+    try:
+        tree = ast.parse(stub)
+    except SyntaxError:
+        return stub
+    lines = stub.splitlines()
+    for node in reversed([n for n in tree.body if isinstance(n, ast.FunctionDef) and ast.get_docstring(n)]):
+        if not any(call.startswith(node.name + "(") for call, _ in examples):
+            continue
+        doc = node.body[0]
+        end = (doc.end_lineno or doc.lineno) - 1
+        closing = lines[end]
+        if closing.strip() not in ('"""', "'''"):
+            return stub  # a one-line docstring: leave it alone
+        indent = closing[: len(closing) - len(closing.lstrip())]
+        added = [f"{indent}>>> {call}\n{indent}{expected}" for call, expected in examples if call.startswith(node.name + "(")]
+        return "\n".join([*lines[:end], *added, *lines[end:]]) + "\n"
+    return stub
+
+
+def examples_messages(task: Task, style: PromptStyle, examples: list[tuple[str, str]]) -> list[Message]:
+    """A fresh request whose stub also shows the given examples (calls and expected values)."""
+    text = _task_text(replace(task, stub=with_examples(task.stub, examples)), style)
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]

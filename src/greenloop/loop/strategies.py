@@ -1,13 +1,19 @@
-"""Strategies decide what to ask the model next, from the attempts so far.
+"""Strategies decide what to try next, a round at a time, from the attempts so far.
 
-`revise` (the default for `solve`): revise the best candidate so far with its own feedback, warming
-the temperature while it stagnates and restarting from the task every few stagnant rounds, so a
-weak model neither drifts away from its best attempt nor gets stuck on it. `sample`: independent
-samples with no feedback (the repeated-sampling baseline).
+A round is a list of `Proposal`s: model requests (messages + temperature) and, for local repair,
+ready-made code that the engine executes without calling the model. The engine runs a round's
+model calls and executions overlapped and asks again once the round is done; an empty round
+means the strategy has nothing left to try.
+
+`single`: one call (the pass@1 baseline). `sample`: independent samples, no feedback (the
+repeated-sampling baseline). `revise` (the default for `solve`): revise the best candidate with its
+own feedback, alternating with fresh samples while that stagnates. `tree` (loop/tree.py): best-first
+search over candidates with local repair.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,23 +31,36 @@ class Attempt:
     feedback: str
     parent: int | None = None
     record_id: int = 0
+    kind: str = "model"  # "model" | "duplicate" | "repair"
 
     @property
     def passed(self) -> int:
         return self.outcome.passed if self.outcome else -1
 
+    @property
+    def fraction(self) -> float:
+        return self.outcome.fraction if self.outcome else -1.0
+
 
 @dataclass(frozen=True)
 class Proposal:
+    """One thing to try: a model request, or (`code` set) a candidate made without the model."""
+
     messages: list[Message]
-    temperature: float
+    temperature: float = 0.8
     parent: Attempt | None = None
+    code: str | None = None
+    note: str = ""  # what a code proposal changed, kept as its "response" in the run store
+
+    @property
+    def needs_model(self) -> bool:
+        return self.code is None
 
 
 class Strategy(Protocol):
     name: str
 
-    def next(self, task: Task, style: PromptStyle, history: list[Attempt]) -> Proposal: ...
+    def propose(self, task: Task, style: PromptStyle, history: list[Attempt]) -> list[Proposal]: ...
 
 
 def best_attempt(history: list[Attempt]) -> Attempt | None:
@@ -62,25 +81,49 @@ class ReviseStrategy:
         self.base_temperature = base_temperature
         self.fresh_temperature = fresh_temperature
 
-    def next(self, task: Task, style: PromptStyle, history: list[Attempt]) -> Proposal:
+    def propose(self, task: Task, style: PromptStyle, history: list[Attempt]) -> list[Proposal]:
         best = best_attempt(history)
         if best is None or best.code is None:
-            return Proposal(first_messages(task, style), self.fresh_temperature)
+            return [Proposal(first_messages(task, style), self.fresh_temperature)]
         stagnant = history[-1].n - best.n
         if stagnant % 2 == 1:
-            return Proposal(first_messages(task, style), self.fresh_temperature)
+            return [Proposal(first_messages(task, style), self.fresh_temperature)]
         temperature = min(1.0, self.base_temperature + 0.1 * min(stagnant // 2, 4))
-        return Proposal(revision_messages(task, style, best.code, best.feedback), temperature, best)
+        return [Proposal(revision_messages(task, style, best.code, best.feedback), temperature, best)]
 
 
 class SampleStrategy:
+    """Independent samples of the first request; rounds of several, since no sample waits for
+    another's result (so the engine overlaps each execution with the next call)."""
+
     name = "sample"
 
-    def __init__(self, temperature: float = 0.8) -> None:
+    def __init__(self, temperature: float = 0.8, round_size: int = 4) -> None:
+        self.temperature = temperature
+        self.round_size = round_size
+
+    def propose(self, task: Task, style: PromptStyle, history: list[Attempt]) -> list[Proposal]:
+        return [Proposal(first_messages(task, style), self.temperature) for _ in range(self.round_size)]
+
+
+class SingleStrategy:
+    """One call at a low temperature: the pass@1 baseline."""
+
+    name = "single"
+
+    def __init__(self, temperature: float = 0.2) -> None:
         self.temperature = temperature
 
-    def next(self, task: Task, style: PromptStyle, history: list[Attempt]) -> Proposal:
-        return Proposal(first_messages(task, style), self.temperature)
+    def propose(self, task: Task, style: PromptStyle, history: list[Attempt]) -> list[Proposal]:
+        return [] if history else [Proposal(first_messages(task, style), self.temperature)]
 
 
-STRATEGIES = {"revise": ReviseStrategy, "sample": SampleStrategy}
+def _tree() -> Strategy:
+    from greenloop.loop.tree import TreeStrategy
+
+    return TreeStrategy()
+
+
+STRATEGIES: dict[str, Callable[[], Strategy]] = {
+    "revise": ReviseStrategy, "sample": SampleStrategy, "single": SingleStrategy, "tree": _tree,
+}

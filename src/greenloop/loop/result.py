@@ -1,0 +1,55 @@
+"""How a run went, as data: its ending (`RunStatus`), live `Progress`, and the final `Result`."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class RunStatus(str, enum.Enum):
+    GREEN = "green"
+    EXHAUSTED = "exhausted"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Progress:
+    iteration: int
+    max_iterations: int
+    best_passed: int
+    total: int
+    last_passed: int
+    prompt_tokens: int
+    completion_tokens: int
+    elapsed: float
+
+
+@dataclass
+class Result:
+    run_id: str
+    status: RunStatus
+    message: str
+    iterations: int = 0  # attempts recorded: model replies and local repairs
+    model_calls: int = 0
+    tests_passed: int = 0
+    tests_total: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+    exec_seconds: float = 0.0
+    repairs: int = 0  # candidates made without the model and executed
+    repair_seconds: float = 0.0  # executing them
+    calls_to_green: int | None = None  # model calls spent when the green candidate was made
+    green_kind: str = ""  # "model" | "repair"
+    best_code: str | None = None
+    best_attempt: int | None = None
+
+    def to_json(self, target: str) -> dict[str, object]:
+        return {
+            "run_id": self.run_id, "status": self.status.value, "iterations": self.iterations,
+            "model_calls": self.model_calls, "tests_passed": self.tests_passed, "tests_total": self.tests_total,
+            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+            "seconds": round(self.seconds, 3), "target": target, "message": self.message,
+        }
