@@ -30,7 +30,7 @@ sandbox:
 demo: $(VENV)/.installed sandbox
 	@rm -rf demo-output && mkdir -p demo-output && cp examples/demo/test_*.py demo-output/
 	$(VENV)/bin/greenloop solve --tests demo-output/test_temperature.py --target demo-output/temperature.py \
-		--max-iterations 40 --max-seconds 180 --db demo-output/runs.db
+		--max-iterations 80 --max-seconds 240 --db demo-output/runs.db
 	@echo "--- demo-output/temperature.py, written by the loop:" && cat demo-output/temperature.py
 
 lint: $(VENV)/.installed
