@@ -1,8 +1,8 @@
 """The long-lived worker that runs inside the sandbox and forks one child per candidate.
 
 Protocol: JSON lines. The first line on stdin is the task (test source, names, modules to
-pre-import); each later line is a job (`code`, `limits`, `collect_only`), answered by one line with
-an `Outcome` dict. The worker is the trusted side: it enforces the time, memory and process
+pre-import, limits, whether the fast path may be used); each later line is a job (`code`,
+`collect_only`), answered by one line with an `Outcome` dict. The worker is the trusted side: it enforces the time, memory and process
 limits from outside the child, verifies the child's signed records and kills every process the
 child left behind before it answers.
 """
