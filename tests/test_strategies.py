@@ -107,16 +107,19 @@ def test_tree_repairs_a_close_candidate_without_a_model_call(tmp_path: Path) -> 
     assert result.repairs >= 1 and all(a["prompt_tokens"] == 0 for a in attempts if a["kind"] == "repair")
 
 
-def test_tree_revises_its_best_nodes_with_their_feedback(tmp_path: Path) -> None:
-    far2 = "def count_up_to(n):\n    return None\n"
-    model = ScriptedModel([fenced(FAR), fenced(far2), fenced(FAR), fenced(FAR), fenced(RIGHT), fenced(FAR),
-                           fenced(FAR), fenced(FAR)])
+def test_tree_revises_a_close_node_and_shows_failing_tests_as_examples(tmp_path: Path) -> None:
+    half = "def count_up_to(n):\n    return [1, 2, 3][:n]\n"  # 3 of 4 tests; no single edit fixes it
+    model = ScriptedModel([fenced(FAR), fenced(half), fenced(FAR), fenced(FAR)] + [fenced(FAR)] * 3 + [fenced(RIGHT)]
+                          + [fenced(FAR)] * 4)
     result, attempts = engine_run(tmp_path, COUNT_TESTS, "counting", model, "tree")
-    assert result.status is RunStatus.GREEN and result.calls_to_green == 5
-    revision = model.calls[4][-1]["content"]
-    assert "This attempt is wrong" in revision and "'no idea'" in revision and "expected [1, 2, 3, 4, 5]" in revision
-    assert model.calls[6] == first_messages(Task.from_files(tmp_path / "test_counting.py", tmp_path / "counting.py"),
-                                            "tests"), "the rest of a round are fresh samples"
+    assert result.status is RunStatus.GREEN and result.calls_to_green == 8
+    assert any(a["kind"] == "repair" for a in attempts), "the close node got local repair first"
+    revision, plain, examples = model.calls[4][-1]["content"], model.calls[5], model.calls[6][-1]["content"]
+    assert "This attempt is wrong" in revision and "[1, 2, 3][:n]" in revision
+    assert "count_up_to(5) returned [1, 2, 3], expected [1, 2, 3, 4, 5]" in revision
+    task = Task.from_files(tmp_path / "test_counting.py", tmp_path / "counting.py")
+    assert plain == first_messages(task, "tests")
+    assert ">>> count_up_to(5)\n    [1, 2, 3, 4, 5]" in examples and "This attempt" not in examples
 
 
 def test_green_mid_round_stops_asking_and_duplicates_run_once(tmp_path: Path) -> None:
@@ -177,27 +180,30 @@ def _attempt(n: int, passed: int, total: int = 4, parent: int | None = None, kin
     return Attempt(n, f"def f():\n    return {n}\n", Outcome(tests), f"feedback {n}", parent, n, kind)
 
 
-def test_tree_ranks_by_tests_passed_and_moves_on_from_a_node_it_keeps_revising(tmp_path: Path) -> None:
+def test_tree_revises_the_best_close_node_at_most_twice_then_the_next(tmp_path: Path) -> None:
     (tmp_path / "test_m.py").write_text("from m import f\n\ndef test_f():\n    assert f() == 1\n")
     task = Task.from_files(tmp_path / "test_m.py", tmp_path / "m.py")
-    tree = TreeStrategy(width=4, beam=2, repair_at=2.0)  # repair off: this is about the model's proposals
+    tree = TreeStrategy(width=4, max_repairs=0)  # no local repair: this is about the model's proposals
     first = tree.propose(task, "tests", [])
     assert len(first) == 4 and all(p.parent is None and p.temperature == 0.8 for p in first)
     history = [_attempt(1, 1), _attempt(2, 3), _attempt(3, 2), _attempt(4, 0)]
     round2 = tree.propose(task, "tests", history)
-    assert [p.parent.n if p.parent else None for p in round2] == [2, 3, None, None]
+    assert [p.parent.n if p.parent else None for p in round2] == [2, None, None, None]
     assert "feedback 2" in round2[0].messages[-1]["content"]
-    # attempt 2 revised twice already, each reply a duplicate: its rank drops and revisions run hotter
-    history += [_attempt(5 + i, 3, parent=2, kind="duplicate") for i in range(2)]
+    history += [_attempt(5, 3, parent=2, kind="duplicate")]
     round3 = tree.propose(task, "tests", history)
-    assert [p.parent.n if p.parent else None for p in round3][:2] == [3, 2]
-    assert round3[1].temperature > round2[0].temperature
+    assert round3[0].parent is not None and round3[0].parent.n == 2 and round3[0].temperature > round2[0].temperature
+    history += [_attempt(6, 3, parent=2, kind="duplicate")]
+    round4 = tree.propose(task, "tests", history)
+    assert round4[0].parent is not None and round4[0].parent.n == 3  # 2 of 4: still close
+    history = [_attempt(1, 1), _attempt(4, 0)]
+    assert all(p.parent is None for p in tree.propose(task, "tests", history)), "no close node: no revision"
 
 
 def test_tree_raises_the_temperature_of_fresh_samples_that_come_back_duplicated(tmp_path: Path) -> None:
     (tmp_path / "test_m.py").write_text("from m import f\n\ndef test_f():\n    assert f() == 1\n")
     task = Task.from_files(tmp_path / "test_m.py", tmp_path / "m.py")
-    tree = TreeStrategy(repair_at=2.0)
+    tree = TreeStrategy(max_repairs=0)
     history = [_attempt(1, 0)] + [_attempt(i, 0, kind="duplicate") for i in range(2, 6)]
     fresh = [p for p in tree.propose(task, "tests", history) if p.parent is None]
     assert fresh and all(p.temperature > 0.8 for p in fresh)
@@ -214,16 +220,19 @@ def below_zero(operations: List[int]) -> bool:
 '''
 
 
-def test_fresh_samples_alternate_with_the_failing_tests_shown_as_doctest_examples(tmp_path: Path) -> None:
-    (tmp_path / "test_bank.py").write_text("from bank import below_zero\n\ndef test_x():\n    assert below_zero([]) is False\n")
+def test_fresh_samples_show_the_tests_the_best_nodes_fail_as_doctest_examples(tmp_path: Path) -> None:
+    (tmp_path / "test_bank.py").write_text(
+        "import pytest\nfrom bank import below_zero\n\n\ndef test_1():\n    assert below_zero([1, 2, 3]) == False\n\n\n"
+        "def test_2():\n    assert below_zero([1, -2]) == True\n\n\ndef test_3():\n    x = 1\n    assert below_zero([x])\n")
     (tmp_path / "bank.py").write_text(STUB)
     task = Task.from_files(tmp_path / "test_bank.py", tmp_path / "bank.py")
-    failing = TestResult("t.py::test_2", TestStatus.FAILED, "wrong", expression="below_zero([1, -2])",
-                         actual="False", expected="True")
-    node = Attempt(1, "def below_zero(operations):\n    return False\n", Outcome((failing,)), "fb", None, 1)
-    fresh = [p for p in TreeStrategy(repair_at=2.0).propose(task, "examples", [node]) if p.parent is None]
-    assert len(fresh) == 3  # one node to revise, so three fresh samples: plain, with examples, plain
-    assert fresh[0].messages == fresh[2].messages == first_messages(task, "examples")
+    results = (TestResult("test_bank.py::test_1", TestStatus.PASSED),
+               TestResult("test_bank.py::test_2", TestStatus.ERROR, "TypeError: boom"),
+               TestResult("test_bank.py::test_3", TestStatus.FAILED, "wrong"))
+    node = Attempt(1, "def below_zero(operations):\n    return False\n", Outcome(results), "fb", None, 1)
+    fresh = [p for p in TreeStrategy().propose(task, "examples", [node]) if p.parent is None]
+    assert len(fresh) == 4 and fresh[0].messages == first_messages(task, "examples")
     shown = fresh[1].messages[-1]["content"]
     assert "    >>> below_zero([1, 2, 3])\n    False\n    >>> below_zero([1, -2])\n    True\n    \"\"\"" in shown
+    assert shown.count(">>>") == 2, "passing and non-equality tests add nothing"
     assert "return False" not in shown, "no wrong code to anchor on"

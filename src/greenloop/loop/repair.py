@@ -221,6 +221,8 @@ def mutants(code: str, *, limit: int = 60, focus_lines: frozenset[int] = frozens
         tree = ast.parse(code)
     except SyntaxError:
         return []
+    if limit < 1:
+        return []
     original = ast.unparse(tree)
     nodes = _inside_functions(tree, keep)
     index = {id(n): i for i, n in enumerate(ast.walk(tree))}

@@ -1,17 +1,20 @@
 """`tree`: best-first search over candidates, for weak models.
 
-Each round asks for several candidates: revisions of the best nodes so far (each with its own
-feedback) and fresh samples of the task, since a weak model revising its own code mostly reproduces
-it while a fresh sample is the cheapest different idea; every other fresh sample's stub also shows,
-as doctest examples, tests the best candidates fail (feedback without the anchor of wrong code). Nodes are ranked by the fraction of tests
-they pass, less a penalty for each time they were already expanded, so the search moves on from
-a node that stopped paying. Temperatures rise where replies come back as duplicates (the engine
-never re-executes those). A close node (most tests pass) first gets local repair: single-edit
-mutants (loop/repair.py) run at executor speed, as a round of their own before the next model call.
+Candidates are nodes scored by the fraction of tests they pass. The first round is a few fresh
+samples. Later rounds draw on the best nodes' failures in the form a small model can use: fresh
+samples whose stub shows, as doctest examples, tests the best nodes fail (rotating through them,
+so samples differ), plus one plain sample per round for diversity. A close node (at least half
+the tests) also gets a revision that shows its code and feedback — at most twice, and hotter each
+time, because measured on HumanEval a 135M model given its own wrong code mostly reproduces it
+(docs/benchmarks.md). Before the next model call, a close node gets local repair: single-edit
+mutants (loop/repair.py) run at executor speed, in a round of their own. Duplicates are never
+re-executed (the engine dedupes); fresh samples run hotter while replies keep coming back as
+duplicates.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import Counter
 
@@ -27,48 +30,55 @@ from greenloop.task import Task
 class TreeStrategy:
     name = "tree"
 
-    def __init__(self, width: int = 4, beam: int = 2, expand_penalty: float = 0.2, repair_at: float = 0.5,
+    def __init__(self, width: int = 4, close: float = 0.5, max_revisions: int = 2, examples: int = 3,
                  mutants_per_node: int = 40, max_repairs: int = 400, fresh_temperature: float = 0.8,
-                 revise_temperature: float = 0.5) -> None:
-        self.width, self.beam, self.expand_penalty = width, beam, expand_penalty
-        self.repair_at, self.mutants_per_node, self.max_repairs = repair_at, mutants_per_node, max_repairs
+                 revise_temperature: float = 0.8) -> None:
+        self.width, self.close, self.max_revisions, self.examples = width, close, max_revisions, examples
+        self.mutants_per_node, self.max_repairs = mutants_per_node, max_repairs
         self.fresh_temperature, self.revise_temperature = fresh_temperature, revise_temperature
         self._repaired: set[int] = set()
         self._repairs = 0
         self._rounds = 0
+        self._cases: dict[str, tuple[str, str]] | None = None
 
     def propose(self, task: Task, style: PromptStyle, history: list[Attempt]) -> list[Proposal]:
         nodes = [a for a in history if a.code is not None and a.outcome is not None and a.kind != "duplicate"]
+        if not nodes:
+            return [Proposal(first_messages(task, style), self.fresh_temperature) for _ in range(self.width)]
         repairs = self._repair(task, nodes)
         if repairs:
             return repairs  # a round of its own: cheap edits run before the next model call is spent
-        proposals: list[Proposal] = []
         children = Counter(a.parent for a in history if a.parent is not None and a.kind != "repair")
-        duplicates = Counter(a.parent for a in history if a.kind == "duplicate")
-        ranked = sorted(nodes, key=lambda a: (a.fraction - self.expand_penalty * children[a.n], -a.n), reverse=True)
-        beam = ranked[: self.beam] if ranked else []
-        for node in beam:
-            assert node.code is not None
-            warmth = 0.1 * children[node.n] + 0.15 * duplicates[node.n]
-            proposals.append(Proposal(revision_messages(task, style, node.code, node.feedback),
-                                      min(1.0, self.revise_temperature + warmth), node))
+        ranked = sorted(nodes, key=lambda a: (a.fraction, -a.n), reverse=True)
+        proposals: list[Proposal] = []
+        best = next((a for a in ranked if a.fraction >= self.close and children[a.n] < self.max_revisions), None)
+        if best is not None and best.code is not None:
+            temperature = min(1.1, self.revise_temperature + 0.15 * children[best.n])
+            proposals.append(Proposal(revision_messages(task, style, best.code, best.feedback), temperature, best))
         fresh = [a for a in history if a.parent is None and a.kind != "repair"][-8:]
         dup_rate = sum(a.kind == "duplicate" for a in fresh) / len(fresh) if fresh else 0.0
         temperature = min(1.1, self.fresh_temperature + 0.3 * dup_rate)
-        examples = _failing_examples(ranked[:3], self._rounds)
-        self._rounds += 1
-        for i in range(self.width - len(beam)):
-            # every other fresh sample sees what the best candidates got wrong, as doctest examples
-            messages = examples_messages(task, style, examples) if examples and i % 2 else first_messages(task, style)
+        proposals.append(Proposal(first_messages(task, style), temperature))
+        cases = self._test_cases(task)
+        while len(proposals) < self.width:
+            shown = _failing(ranked[:3], cases, self._rounds, self.examples)
+            self._rounds += 1
+            messages = examples_messages(task, style, shown) if shown else first_messages(task, style)
             proposals.append(Proposal(messages, temperature))
         return proposals
+
+    def _test_cases(self, task: Task) -> dict[str, tuple[str, str]]:
+        if self._cases is None:
+            names = {n.name for n in ast.parse(task.stub).body if isinstance(n, ast.FunctionDef)} if _parses(task.stub) else set()
+            self._cases = equality_cases(task.test_source, names)
+        return self._cases
 
     def _repair(self, task: Task, nodes: list[Attempt]) -> list[Proposal]:
         """Mutants of the best close node not repaired yet (a mutant only if it beat its parent)."""
         if self._repairs >= self.max_repairs:
             return []
         fractions = {a.n: a.fraction for a in nodes}
-        close = [a for a in nodes if a.n not in self._repaired and self.repair_at <= a.fraction < 1.0
+        close = [a for a in nodes if a.n not in self._repaired and self.close <= a.fraction < 1.0
                  and (a.kind != "repair" or a.fraction > fractions.get(a.parent or 0, 1.0))]
         if not close:
             return []
@@ -82,24 +92,56 @@ class TreeStrategy:
         return [Proposal([], 0.0, node, m.code, f"local repair of attempt {node.n}, {m.description}") for m in found]
 
 
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return True
+
+
+def equality_cases(test_source: str, functions: set[str], limit: int = 160) -> dict[str, tuple[str, str]]:
+    """(call, expected) for each test function that is one `assert f(...) == expected` on a stub
+    function, by test name; `pytest.approx(x)` shows as `x`."""
+    cases: dict[str, tuple[str, str]] = {}
+    for node in ast.parse(test_source).body:
+        if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test")):
+            continue
+        asserts = [s for s in node.body if isinstance(s, ast.Assert)]
+        if len(asserts) != 1 or not isinstance(asserts[0].test, ast.Compare):
+            continue
+        compare = asserts[0].test
+        call, expected = compare.left, compare.comparators[0]
+        if not (isinstance(compare.ops[0], ast.Eq) and isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                and call.func.id in functions):
+            continue
+        if isinstance(expected, ast.Call) and ast.unparse(expected.func).endswith("approx") and expected.args:
+            expected = expected.args[0]
+        pair = (ast.unparse(call), ast.unparse(expected))
+        if len(pair[0]) + len(pair[1]) < limit:
+            cases[node.name] = pair
+    return cases
+
+
+def _failing(nodes: list[Attempt], cases: dict[str, tuple[str, str]], rotate: int, k: int) -> list[tuple[str, str]]:
+    """Up to `k` test cases the given nodes do not pass, those most of them miss first; `rotate` walks
+    through the rest over successive samples, so they see different examples."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for node in nodes:
+        for t in node.outcome.tests if node.outcome else ():
+            case = cases.get(t.test_id.rsplit("::", 1)[-1].split("[")[0])
+            if case is not None and t.status is not TestStatus.PASSED:
+                counts[case] += 1
+    ranked = [case for case, _ in counts.most_common()]
+    if len(ranked) <= k:
+        return ranked
+    start = (rotate * k) % len(ranked)
+    return (ranked[start:] + ranked[:start])[:k]
+
+
 def _failing_lines(node: Attempt, filename: str) -> frozenset[int]:
     """Lines of the candidate where a failing test's traceback passed."""
     pattern = re.compile(rf'File "{re.escape(filename)}", line (\d+)')
     if node.outcome is None:
         return frozenset()
     return frozenset(int(m) for t in node.outcome.tests for m in pattern.findall(t.traceback))
-
-
-def _failing_examples(nodes: list[Attempt], rotate: int, k: int = 3) -> list[tuple[str, str]]:
-    """Up to `k` (call, expected) pairs from equality tests the given nodes fail, those most of them
-    fail first; `rotate` walks through the rest over rounds, so successive samples see different ones."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for node in nodes:
-        for t in node.outcome.tests if node.outcome else ():
-            if t.status is TestStatus.FAILED and t.expression and t.expected and len(t.expression + t.expected) < 160:
-                counts[(t.expression, t.expected)] += 1
-    ranked = [pair for pair, _ in counts.most_common()]
-    if len(ranked) <= k:
-        return ranked
-    start = (rotate * k) % len(ranked)
-    return (ranked[start:] + ranked[:start])[:k]
