@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from greenloop.execute import Limits, Outcome
-from greenloop.loop.engine import RunStatus
 from greenloop.loop.extract import normalise
+from greenloop.loop.result import Progress, RunStatus
 from greenloop.models import Model, ModelError, ScriptExhausted
 from greenloop.repo.command import Collection, TestCommand, collect, execute
 from greenloop.repo.context import Context, gather, tokens
@@ -42,16 +42,8 @@ class FixOptions:
 
 
 @dataclass(frozen=True)
-class FixProgress:
-    iteration: int
-    max_iterations: int
-    best_passed: int
-    total: int
-    last_passed: int
-    prompt_tokens: int
-    completion_tokens: int
-    elapsed: float
-    context: tuple[str, ...]
+class FixProgress(Progress):
+    context: tuple[str, ...] = ()  # the files the model was shown
 
 
 @dataclass
