@@ -61,3 +61,16 @@ def test_every_mutant_compiles_differs_and_respects_the_limit() -> None:
         assert "Doc 1." in text  # docstrings are not mutated
     assert len(mutants(code, limit=7)) == 7
     assert mutants("def f(:\n", limit=5) == []
+
+
+def test_adds_an_ordering_key_and_drops_a_reversal() -> None:
+    longest = "def f(words):\n    return max(words, default=None)\n"
+    assert any("key=len" in m.code and m.kind == "key" for m in mutants(longest))
+    reverse = "def f(text):\n    return text[::-1]\n"
+    assert any(m.code == "def f(text):\n    return text[:]\n" for m in mutants(reverse))
+
+
+def test_reshapes_a_returned_value() -> None:
+    generator = "def f(xs):\n    return (x * 2 for x in xs)\n"
+    assert any(m.kind == "shape" and m.code == "def f(xs):\n    return list((x * 2 for x in xs))\n"
+               for m in mutants(generator, limit=100))

@@ -180,7 +180,7 @@ def _attempt(n: int, passed: int, total: int = 4, parent: int | None = None, kin
     return Attempt(n, f"def f():\n    return {n}\n", Outcome(tests), f"feedback {n}", parent, n, kind)
 
 
-def test_tree_revises_the_best_close_node_at_most_twice_then_the_next(tmp_path: Path) -> None:
+def test_tree_revises_each_close_node_once_best_first(tmp_path: Path) -> None:
     (tmp_path / "test_m.py").write_text("from m import f\n\ndef test_f():\n    assert f() == 1\n")
     task = Task.from_files(tmp_path / "test_m.py", tmp_path / "m.py")
     tree = TreeStrategy(width=4, max_repairs=0)  # no local repair: this is about the model's proposals
@@ -192,12 +192,12 @@ def test_tree_revises_the_best_close_node_at_most_twice_then_the_next(tmp_path: 
     assert "feedback 2" in round2[0].messages[-1]["content"]
     history += [_attempt(5, 3, parent=2, kind="duplicate")]
     round3 = tree.propose(task, "tests", history)
-    assert round3[0].parent is not None and round3[0].parent.n == 2 and round3[0].temperature > round2[0].temperature
-    history += [_attempt(6, 3, parent=2, kind="duplicate")]
-    round4 = tree.propose(task, "tests", history)
-    assert round4[0].parent is not None and round4[0].parent.n == 3  # 2 of 4: still close
-    history = [_attempt(1, 1), _attempt(4, 0)]
-    assert all(p.parent is None for p in tree.propose(task, "tests", history)), "no close node: no revision"
+    assert round3[0].parent is not None and round3[0].parent.n == 3  # 2 of 4: still close
+    history += [_attempt(6, 2, parent=3, kind="duplicate")]
+    assert all(p.parent is None for p in tree.propose(task, "tests", history)), "no close node left to revise"
+    twice = TreeStrategy(max_revisions=2, max_repairs=0)
+    again = twice.propose(task, "tests", history[:5])
+    assert again[0].parent is not None and again[0].parent.n == 2 and again[0].temperature > round2[0].temperature
 
 
 def test_tree_raises_the_temperature_of_fresh_samples_that_come_back_duplicated(tmp_path: Path) -> None:
@@ -236,3 +236,12 @@ def test_fresh_samples_show_the_tests_the_best_nodes_fail_as_doctest_examples(tm
     assert "    >>> below_zero([1, 2, 3])\n    False\n    >>> below_zero([1, -2])\n    True\n    \"\"\"" in shown
     assert shown.count(">>>") == 2, "passing and non-equality tests add nothing"
     assert "return False" not in shown, "no wrong code to anchor on"
+
+
+def test_tree_renames_a_function_the_reply_wrote_under_another_name(tmp_path: Path) -> None:
+    misnamed = "def count_numbers(n):\n    return [i for i in range(1, n + 1)]\n"
+    model = ScriptedModel([fenced(FAR), fenced(misnamed), fenced(FAR), fenced(FAR)] + [fenced(FAR)] * 8)
+    result, attempts = engine_run(tmp_path, COUNT_TESTS, "counting", model, "tree")
+    assert result.status is RunStatus.GREEN and result.green_kind == "repair" and result.model_calls == 4
+    green = next(a for a in attempts if a["green"])
+    assert green["code"].endswith("count_up_to = count_numbers\n") and "named count_up_to count_numbers" in green["response"]

@@ -2,7 +2,7 @@
 
 A weak model's near misses are often one token away from right: `<` for `<=`, `range(n)` for
 `range(n + 1)`, `x[i]` for `x[i - 1]`, arguments in the wrong order, a boundary constant off by
-one. `mutants` lists such single edits, most promising first (edits on the lines where a test
+one, `max(xs)` for `max(xs, key=len)`, a generator returned where a list is expected. `mutants` lists such single edits, most promising first (edits on the lines where a test
 failed come first), and the search runs them at executor speed before spending a model call.
 """
 
@@ -27,7 +27,10 @@ _COMMUTATIVE_OR_FIXED = {"min", "max", "zip", "range", "isinstance", "getattr", 
                          "filter", "enumerate", "sorted", "str", "int"}
 _SWAPPABLE_CALLS = {"min": "max", "max": "min", "any": "all", "all": "any"}
 # Kinds in the order they tend to pay off; the order decides which mutants run first.
-KINDS = ("compare", "off-by-one", "constant", "swap", "operator", "logic")
+KINDS = ("compare", "off-by-one", "key", "constant", "shape", "swap", "operator", "logic")
+# What a returned value is often one conversion away from: a list for a generator, an int for a float...
+_SHAPES = ("list({})", "sorted({})", "int({})", "str({})", "''.join({})", "{}[::-1]", "not {}")
+_KEYED_CALLS = {"max", "min", "sorted"}
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,15 @@ def _edits(node: ast.AST) -> Iterator[tuple[str, Edit]]:
             yield "swap", _swap_args
         if node.func.id == "sorted":
             yield "logic", _flip_reverse
+        if node.func.id in _KEYED_CALLS and node.args and not any(k.arg == "key" for k in node.keywords):
+            for key in ("len", "abs"):
+                yield "key", _add_key(key)
     elif isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Slice) and not _is_str(node.slice):
         for delta in (1, -1):
             yield "off-by-one", _shift_index(delta)
     elif isinstance(node, ast.Slice):
+        if node.step is not None and ast.unparse(node.step) == "-1":
+            yield "logic", _drop_reverse
         for field in ("lower", "upper"):
             if getattr(node, field) is not None:
                 for delta in (1, -1):
@@ -81,6 +89,9 @@ def _edits(node: ast.AST) -> Iterator[tuple[str, Edit]]:
             yield "constant", _set_constant(number)
     elif isinstance(node, ast.Constant) and type(node.value) is bool:
         yield "constant", _set_constant(not node.value)
+    elif isinstance(node, ast.Return) and node.value is not None and not _is_literal(node.value):
+        for shape in _SHAPES:
+            yield "shape", _reshape(shape)
     elif isinstance(node, ast.AugAssign):
         for augmented in _BINOP_SWAPS.get(type(node.op), ()):
             yield "operator", _set_binop(augmented)
@@ -154,6 +165,28 @@ def _flip_reverse(node: ast.AST) -> str:
     had = len(rest) != len(node.keywords)
     node.keywords = rest if had else [*rest, ast.keyword("reverse", ast.Constant(True))]
     return f"sort order -> `{ast.unparse(node)}`"
+
+
+def _reshape(shape: str) -> Edit:
+    def edit(node: ast.AST) -> str:
+        assert isinstance(node, ast.Return) and node.value is not None
+        node.value = ast.parse(shape.format(f"({ast.unparse(node.value)})"), mode="eval").body
+        return f"returned value -> `{ast.unparse(node.value)}`"
+    return edit
+
+
+def _add_key(key: str) -> Edit:
+    def edit(node: ast.AST) -> str:
+        assert isinstance(node, ast.Call)
+        node.keywords = [*node.keywords, ast.keyword("key", ast.Name(key, ast.Load()))]
+        return f"ordering key -> `{ast.unparse(node)}`"
+    return edit
+
+
+def _drop_reverse(node: ast.AST) -> str:
+    assert isinstance(node, ast.Slice)
+    node.step = None
+    return "dropped the `[::-1]` reversal"
 
 
 def _shift_index(delta: int) -> Edit:

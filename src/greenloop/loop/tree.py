@@ -4,12 +4,12 @@ Candidates are nodes scored by the fraction of tests they pass. The first round 
 samples. Later rounds draw on the best nodes' failures in the form a small model can use: fresh
 samples whose stub shows, as doctest examples, tests the best nodes fail (rotating through them,
 so samples differ), plus one plain sample per round for diversity. A close node (at least half
-the tests) also gets a revision that shows its code and feedback — at most twice, and hotter each
-time, because measured on HumanEval a 135M model given its own wrong code mostly reproduces it
-(docs/benchmarks.md). Before the next model call, a close node gets local repair: single-edit
-mutants (loop/repair.py) run at executor speed, in a round of their own. Duplicates are never
-re-executed (the engine dedupes); fresh samples run hotter while replies keep coming back as
-duplicates.
+the tests) also gets one revision that shows its code and feedback; only one, because on HumanEval
+a 135M model given its own wrong code mostly reproduces it (docs/benchmarks.md). Before the next
+model call, a close node gets local repair: single-edit mutants (loop/repair.py) run at executor
+speed in a round of their own, as does a reply that wrote the function under another name, renamed.
+Duplicates are never re-executed (the engine dedupes); fresh samples run hotter while replies keep
+coming back as duplicates.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from greenloop.task import Task
 class TreeStrategy:
     name = "tree"
 
-    def __init__(self, width: int = 4, close: float = 0.5, max_revisions: int = 2, examples: int = 3,
+    def __init__(self, width: int = 4, close: float = 0.5, max_revisions: int = 1, examples: int = 3,
                  mutants_per_node: int = 40, max_repairs: int = 400, fresh_temperature: float = 0.8,
                  revise_temperature: float = 0.8) -> None:
         self.width, self.close, self.max_revisions, self.examples = width, close, max_revisions, examples
@@ -45,7 +45,7 @@ class TreeStrategy:
         nodes = [a for a in history if a.code is not None and a.outcome is not None and a.kind != "duplicate"]
         if not nodes:
             return [Proposal(first_messages(task, style), self.fresh_temperature) for _ in range(self.width)]
-        repairs = self._repair(task, nodes)
+        repairs = self._renames(task, nodes) + self._repair(task, nodes)
         if repairs:
             return repairs  # a round of its own: cheap edits run before the next model call is spent
         children = Counter(a.parent for a in history if a.parent is not None and a.kind != "repair")
@@ -70,8 +70,27 @@ class TreeStrategy:
     def _test_cases(self, task: Task) -> dict[str, tuple[str, str]]:
         if self._cases is None:
             names = {n.name for n in ast.parse(task.stub).body if isinstance(n, ast.FunctionDef)} if _parses(task.stub) else set()
-            self._cases = equality_cases(task.test_source, names)
+            shown = re.sub(r"\s+", "", task.stub)  # the stub's own examples need no repeating
+            self._cases = {test: case for test, case in equality_cases(task.test_source, names).items()
+                           if f">>>{re.sub(r'[ ]+', '', case[0])}" not in shown}
         return self._cases
+
+    def _renames(self, task: Task, nodes: list[Attempt]) -> list[Proposal]:
+        """A reply that wrote the function under another name fails at import; the same code with the
+        name the tests import is a free candidate."""
+        found: list[Proposal] = []
+        for node in nodes:
+            missing = _IMPORT_ERROR.search(node.outcome.problem if node.outcome else "")
+            if node.n in self._repaired or missing is None or node.code is None or node.kind == "repair":
+                continue
+            self._repaired.add(node.n)
+            want = missing.group(1)
+            arity = _arities(task.stub).get(want)
+            for name, count in _arities(node.code).items():
+                if count == arity and name not in _arities(task.stub):
+                    found.append(Proposal([], 0.0, node, f"{node.code.rstrip()}\n\n\n{want} = {name}\n",
+                                          f"local repair of attempt {node.n}: the reply named {want} {name}"))
+        return found
 
     def _repair(self, task: Task, nodes: list[Attempt]) -> list[Proposal]:
         """Mutants of the best close node not repaired yet (a mutant only if it beat its parent)."""
@@ -92,6 +111,16 @@ class TreeStrategy:
         return [Proposal([], 0.0, node, m.code, f"local repair of attempt {node.n}, {m.description}") for m in found]
 
 
+_IMPORT_ERROR = re.compile(r"cannot import name '(\w+)'")
+
+
+def _arities(code: str) -> dict[str, int]:
+    """Top-level functions and their number of positional parameters."""
+    if not _parses(code):
+        return {}
+    return {n.name: len(n.args.args) for n in ast.parse(code).body if isinstance(n, ast.FunctionDef)}
+
+
 def _parses(code: str) -> bool:
     try:
         ast.parse(code)
@@ -101,26 +130,33 @@ def _parses(code: str) -> bool:
 
 
 def equality_cases(test_source: str, functions: set[str], limit: int = 160) -> dict[str, tuple[str, str]]:
-    """(call, expected) for each test function that is one `assert f(...) == expected` on a stub
-    function, by test name; `pytest.approx(x)` shows as `x`."""
+    """(call, expected) for each test function that is one `assert f(...) == expected` (or
+    `abs(f(...) - expected) < tolerance`) on a stub function, by test name; `pytest.approx(x)` shows as `x`."""
     cases: dict[str, tuple[str, str]] = {}
     for node in ast.parse(test_source).body:
         if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test")):
             continue
         asserts = [s for s in node.body if isinstance(s, ast.Assert)]
-        if len(asserts) != 1 or not isinstance(asserts[0].test, ast.Compare):
-            continue
-        compare = asserts[0].test
-        call, expected = compare.left, compare.comparators[0]
-        if not (isinstance(compare.ops[0], ast.Eq) and isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
-                and call.func.id in functions):
-            continue
-        if isinstance(expected, ast.Call) and ast.unparse(expected.func).endswith("approx") and expected.args:
-            expected = expected.args[0]
-        pair = (ast.unparse(call), ast.unparse(expected))
-        if len(pair[0]) + len(pair[1]) < limit:
+        pair = _case(asserts[0].test, functions) if len(asserts) == 1 else None
+        if pair is not None and len(pair[0]) + len(pair[1]) < limit:
             cases[node.name] = pair
     return cases
+
+
+def _case(test: ast.expr, functions: set[str]) -> tuple[str, str] | None:
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return None
+    left, right = test.left, test.comparators[0]
+    inner = left.args[0] if isinstance(left, ast.Call) and ast.unparse(left.func).endswith("abs") and left.args else None
+    if isinstance(test.ops[0], ast.Lt) and isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Sub):
+        left, right = inner.left, inner.right  # abs(f(x) - expected) < tolerance
+    elif not isinstance(test.ops[0], ast.Eq):
+        return None
+    if not (isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id in functions):
+        return None
+    if isinstance(right, ast.Call) and ast.unparse(right.func).endswith("approx") and right.args:
+        right = right.args[0]
+    return ast.unparse(left), ast.unparse(right)
 
 
 def _failing(nodes: list[Attempt], cases: dict[str, tuple[str, str]], rotate: int, k: int) -> list[tuple[str, str]]:
