@@ -11,8 +11,10 @@ Anything else takes the full path: collection and pytest's run loop in the child
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,45 @@ def prepare(scratch: str, test_path: str) -> Any:
     session.exitstatus = 0
     config.hook.pytest_sessionstart(session=session)
     return session
+
+
+def register_recorder(session: Any, scratch: str) -> None:
+    """Register the reporting plugin in the worker, once: registering it costs ~1 ms (pytest
+    parses every plugin for fixtures), which each child would otherwise pay. The worker's own
+    collection must be over by now; the child hands the recorder its signed pipe."""
+    scratch = scratch.rstrip("/") + "/"
+    session.config.pluginmanager.register(Recorder(_unconnected, scratch), "greenloop-recorder")
+
+
+def _unconnected(record: dict[str, Any]) -> None:
+    raise RuntimeError("the recorder has no pipe yet")
+
+
+def _recorder(session: Any, scratch: str, send: Any) -> Recorder:
+    recorder = session.config.pluginmanager.get_plugin("greenloop-recorder")
+    if not isinstance(recorder, Recorder):
+        raise RuntimeError("the recorder was not registered in the worker")
+    recorder.send = send
+    equality_guard.untrusted_dirs = (recorder.scratch,)
+    return recorder
+
+
+def _load(name: str, path: str) -> types.ModuleType:
+    """Import the candidate from its file. Straight from its path: no finder walks `sys.path`
+    (invalidating and re-listing the import caches cost ~0.5 ms), and no bytecode is written."""
+    sys.dont_write_bytecode = True
+    sys.modules.pop(name, None)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
 
 
 def collect(session: Any) -> tuple[list[str], str]:
@@ -93,13 +134,10 @@ def _finish(send: Any) -> None:
 
 def run_full(session: Any, scratch: str, result_fd: int, key: bytes, collect_only: bool = False) -> None:
     """Collect and run in the child with pytest's own run loop. Never returns."""
-    send = signer(result_fd, key)
-    scratch = scratch.rstrip("/") + "/"
-    equality_guard.untrusted_dirs = (scratch,)
+    recorder = _recorder(session, scratch, signer(result_fd, key))
+    send = recorder.send
     config = session.config
     config.option.collectonly = collect_only
-    recorder = Recorder(send, scratch)
-    config.pluginmanager.register(recorder, "greenloop-recorder")
     try:
         config.hook.pytest_collection(session=session)
         config.hook.pytest_runtestloop(session=session)
@@ -113,17 +151,12 @@ def run_full(session: Any, scratch: str, result_fd: int, key: bytes, collect_onl
 def run_fast(session: Any, bindings: dict[str, str], target: str, scratch: str, result_fd: int,
              key: bytes) -> None:
     """Import the candidate, rebind the collected test module to it, run the items. Never returns."""
-    send = signer(result_fd, key)
-    scratch = scratch.rstrip("/") + "/"
-    equality_guard.untrusted_dirs = (scratch,)
-    recorder = Recorder(send, scratch)
-    session.config.pluginmanager.register(recorder, "greenloop-recorder")
+    recorder = _recorder(session, scratch, signer(result_fd, key))
+    send = recorder.send
     items = session.items
     send({"kind": "collected", "ids": [item.nodeid for item in items]})
-    sys.modules.pop(target, None)
-    importlib.invalidate_caches()
     try:
-        module = importlib.import_module(target)
+        module = _load(target, os.path.join(scratch, target + ".py"))
         for test_module in {id(item.module): item.module for item in items}.values():
             for name, attribute in bindings.items():
                 if attribute and not hasattr(module, attribute):
