@@ -80,9 +80,11 @@ def test_forging_the_runners_last_record(pool: WorkerPool) -> None:
     # The worker stops reading at the runner's last record: a forged one may cut the report short,
     # which can only lose the candidate its own passes.
     record = '{"kind": "exit"}\\t' + "0" * 64 + "\\n"
-    not_green(pool, "import os\n"
-                    f"for fd in range(3, 64):\n    try:\n        os.write(fd, b'{record}')\n    except OSError:\n        pass\n"
-                    "def slugify(text):\n    return '-'.join(text.lower().split())\n")
+    outcome = pool.run("import os\n"
+                       f"for fd in range(3, 64):\n    try:\n        os.write(fd, b'{record}')\n    except OSError:\n        pass\n"
+                       "def slugify(text):\n    return '-'.join(text.lower().split())\n")
+    assert not outcome.green, outcome  # cut short, or the unsigned line is reported: never green
+    assert pool.run(HONEST).green
 
 
 def test_object_whose_eq_is_always_true(pool: WorkerPool) -> None:
