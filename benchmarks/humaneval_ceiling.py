@@ -122,7 +122,7 @@ def sampler(problems: list[Problem], settings: list[tuple[float, float]], sample
         with WorkerPool(TestSuite(task.test_source, TESTS_FILE, MODULE), BENCH_LIMITS) as pool:
             for setting in settings:
                 temperature, min_p = setting
-                llama_cpp.Llama.create_completion = functools.partialmethod(original, min_p=min_p)  # type: ignore[method-assign]
+                llama_cpp.Llama.create_completion = functools.partialmethod(original, min_p=min_p)  # type: ignore[method-assign,assignment]
                 for seed in range(samples):
                     reply = model.complete(first_messages(task, "examples"), temperature=temperature, max_tokens=640,
                                            seed=5000 + seed, stop=("\n```\n",))
