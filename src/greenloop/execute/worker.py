@@ -84,8 +84,9 @@ def _kill_all(pgid: int) -> None:
         except OSError:
             pass
         try:
-            os.waitpid(pgid, 0)  # the group leader, killed: wait for it rather than poll
-        except ChildProcessError:
+            os.kill(pgid, signal.SIGKILL)
+            os.waitpid(pgid, 0)  # the child itself, killed: wait for it rather than poll
+        except (ChildProcessError, ProcessLookupError):
             pass
         _reap()
         pids = _descendants()
@@ -310,8 +311,9 @@ def _prefault(job_fd: int) -> None:  # pragma: no cover - runs in the child
     to a few hundred (reference counts are writes), and each first write is a copy-on-write fault
     on the critical path (~1 ms in all, measured). Faulting them in ahead of the job
     (MADV_POPULATE_WRITE, Linux >= 5.14) moves that cost into the time the model takes. Stops as
-    soon as the job arrives, so back-to-back jobs never wait for it; costs the child the worker's
-    resident size (tens of MB) out of its memory limit."""
+    soon as the job arrives, so back-to-back jobs never wait for it. The child's private memory
+    grows by the worker's resident size (~26 MB); the memory limit, which counts resident pages,
+    counted them already as shared ones."""
     try:
         with open("/proc/self/maps") as f:
             lines = f.read().splitlines()
