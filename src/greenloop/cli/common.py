@@ -5,26 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Protocol
 
-
-class LoopProgress(Protocol):
-    @property
-    def iteration(self) -> int: ...
-    @property
-    def max_iterations(self) -> int: ...
-    @property
-    def best_passed(self) -> int: ...
-    @property
-    def total(self) -> int: ...
-    @property
-    def last_passed(self) -> int: ...
-    @property
-    def prompt_tokens(self) -> int: ...
-    @property
-    def completion_tokens(self) -> int: ...
-    @property
-    def elapsed(self) -> float: ...
+from greenloop.loop.result import Progress
 
 
 def fail(args: argparse.Namespace, message: str, code: int = 2) -> int:
@@ -35,7 +17,7 @@ def fail(args: argparse.Namespace, message: str, code: int = 2) -> int:
     return code
 
 
-def progress_line(p: LoopProgress) -> str:
+def progress_line(p: Progress) -> str:
     return (
         f"iteration {p.iteration}/{p.max_iterations} · best {p.best_passed}/{p.total} tests · "
         f"last {p.last_passed}/{p.total} · {p.prompt_tokens + p.completion_tokens:,} tokens · {p.elapsed:.1f}s"
