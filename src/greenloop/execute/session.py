@@ -65,7 +65,7 @@ def _unconnected(record: dict[str, Any]) -> None:
     raise RuntimeError("the recorder has no pipe yet")
 
 
-def _recorder(session: Any, scratch: str, send: Any) -> Recorder:
+def _recorder(session: Any, send: Any) -> Recorder:
     recorder = session.config.pluginmanager.get_plugin("greenloop-recorder")
     if not isinstance(recorder, Recorder):
         raise RuntimeError("the recorder was not registered in the worker")
@@ -125,16 +125,20 @@ def _direct(item: Any) -> bool:
     return set(item._fixtureinfo.names_closure) <= set(_params(item))
 
 
+# The runner's last record: the worker stops reading when it arrives (worker._watch).
+LAST_RECORD = {"kind": "exit"}
+
+
 def _finish(send: Any) -> None:
     send({"kind": "done"})
-    send({"kind": "exit"})
+    send(LAST_RECORD)
     sys.stdout.flush()
     os._exit(0)
 
 
-def run_full(session: Any, scratch: str, result_fd: int, key: bytes, collect_only: bool = False) -> None:
+def run_full(session: Any, result_fd: int, key: bytes, collect_only: bool = False) -> None:
     """Collect and run in the child with pytest's own run loop. Never returns."""
-    recorder = _recorder(session, scratch, signer(result_fd, key))
+    recorder = _recorder(session, signer(result_fd, key))
     send = recorder.send
     config = session.config
     config.option.collectonly = collect_only
@@ -151,7 +155,7 @@ def run_full(session: Any, scratch: str, result_fd: int, key: bytes, collect_onl
 def run_fast(session: Any, bindings: dict[str, str], target: str, scratch: str, result_fd: int,
              key: bytes) -> None:
     """Import the candidate, rebind the collected test module to it, run the items. Never returns."""
-    recorder = _recorder(session, scratch, signer(result_fd, key))
+    recorder = _recorder(session, signer(result_fd, key))
     send = recorder.send
     items = session.items
     send({"kind": "collected", "ids": [item.nodeid for item in items]})

@@ -24,6 +24,8 @@ import sys
 import time
 from typing import Any
 
+from greenloop.execute.proctree import descendants, kill_tree, set_subreaper
+
 PLACEHOLDER_MODULE = '''
 class _Placeholder:
     def __init__(self, *args, **kwargs): pass
@@ -33,81 +35,10 @@ class _Placeholder:
 def __getattr__(name):
     return _Placeholder()
 '''
-_PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 _MADV_POPULATE_WRITE = 23
-_PREFAULT_CHUNK = 64 * _PAGE
+_PREFAULT_CHUNK = 64 * os.sysconf("SC_PAGE_SIZE")
 _OUTPUT_LIMIT = 2000
-
-
-_EXIT_RECORD = b'{"kind": "exit"}\t'
-
-
-def _set_subreaper() -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except Exception:  # not Linux: orphans are then found by process group only
-        pass
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except (OSError, ValueError):
-        return []
-
-
-def _descendants() -> dict[int, int]:
-    """pid -> resident bytes for every process below this worker (walks only our own subtree)."""
-    found: dict[int, int] = {}
-    frontier = _children(os.getpid())
-    while frontier:
-        pid = frontier.pop()
-        if pid in found:
-            continue
-        try:
-            with open(f"/proc/{pid}/statm", "rb") as f:
-                found[pid] = int(f.read().split()[1]) * _PAGE
-        except (OSError, ValueError, IndexError):
-            found[pid] = 0
-        frontier.extend(_children(pid))
-    return found
-
-
-def _kill_all(pgid: int) -> None:
-    """Kill the child's process group and every other descendant, then reap them."""
-    for _ in range(200):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            os.kill(pgid, signal.SIGKILL)
-            os.waitpid(pgid, 0)  # the child itself, killed: wait for it rather than poll
-        except (ChildProcessError, ProcessLookupError):
-            pass
-        _reap()
-        pids = _descendants()
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.001)
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 class Worker:
@@ -139,6 +70,8 @@ class Worker:
         if self.bindings is not None:
             self.collected, self.collect_problem = session.collect(self.session)
         session.register_recorder(self.session, self.scratch)
+        # The runner's last record as it arrives on the pipe (signed lines are `json<TAB>mac`).
+        self.last_record = json.dumps(session.LAST_RECORD).encode() + b"\t"
         self.running: int | None = None  # the last job's child, killed with its tree by `cleanup`
         gc.collect()
         gc.freeze()  # children neither rescan nor copy the worker's objects
@@ -201,7 +134,7 @@ class Worker:
         last record is still tearing down its address space (~1 ms); the reply does not wait for it,
         the next job does (the main loop calls this right after replying)."""
         if self.running is not None:
-            _kill_all(self.running)
+            kill_tree(self.running)
             self.running = None
 
     def _watch(self, pid: int, fd: int, limits: dict[str, Any], started: float) -> tuple[bytes, str]:
@@ -221,7 +154,7 @@ class Worker:
                 data = os.read(fd, 65536)
                 if data:
                     chunks.append(data)
-                    if data.endswith(b"\n") and _EXIT_RECORD in data.rsplit(b"\n", 2)[-2]:
+                    if data.endswith(b"\n") and self.last_record in data.rsplit(b"\n", 2)[-2]:
                         # The runner's last record: everything it had to say is here. (A forged
                         # one only cuts the candidate's own report short: never a false green.)
                         return b"".join(chunks), "exit"
@@ -241,7 +174,7 @@ class Worker:
                 return b"".join(chunks), "exit"
             if now >= next_check:
                 next_check = now + 0.005
-                tree = _descendants()
+                tree = descendants()
                 if sum(tree.values()) > memory:
                     return b"".join(chunks), "memory"
                 if len(tree) > max_procs:
@@ -299,7 +232,7 @@ def _child(worker: Worker, write_fd: int, job_fd: int, key: bytes) -> None:  # p
 
         if worker.bindings is not None and not job["collect_only"]:
             session.run_fast(worker.session, worker.bindings, worker.target_module, scratch, write_fd, key)
-        session.run_full(worker.session, scratch, write_fd, key, job["collect_only"])
+        session.run_full(worker.session, write_fd, key, job["collect_only"])
     finally:
         os._exit(70)
 
@@ -396,7 +329,7 @@ def main() -> None:
     protocol = os.fdopen(os.dup(1), "w")
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)  # stray prints from imports must not corrupt the protocol
-    _set_subreaper()
+    set_subreaper()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     task = json.loads(sys.stdin.readline())
     import pytest  # noqa: F401 - warm: every child inherits it

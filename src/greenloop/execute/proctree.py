@@ -1,0 +1,78 @@
+"""The worker's hold on the processes below it: it is their subreaper, so every descendant of a
+candidate (setsid or not, orphaned or not) stays in its tree, where it can be measured and killed."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import time
+
+_PR_SET_CHILD_SUBREAPER = 36
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def set_subreaper() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except Exception:  # not Linux: orphans are then found by process group only
+        pass
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def descendants() -> dict[int, int]:
+    """pid -> resident bytes for every process below this worker (walks only our own subtree)."""
+    found: dict[int, int] = {}
+    frontier = _children(os.getpid())
+    while frontier:
+        pid = frontier.pop()
+        if pid in found:
+            continue
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                found[pid] = int(f.read().split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            found[pid] = 0
+        frontier.extend(_children(pid))
+    return found
+
+
+def kill_tree(pgid: int) -> None:
+    """Kill the child's process group and every other descendant, then reap them."""
+    for _ in range(200):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.kill(pgid, signal.SIGKILL)
+            os.waitpid(pgid, 0)  # the child itself, killed: wait for it rather than poll
+        except (ChildProcessError, ProcessLookupError):
+            pass
+        _reap()
+        pids = descendants()
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.001)
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
