@@ -66,5 +66,4 @@ def with_examples(stub: str, examples: list[tuple[str, str]]) -> str:
 
 def examples_messages(task: Task, style: PromptStyle, examples: list[tuple[str, str]]) -> list[Message]:
     """A fresh request whose stub also shows the given examples (calls and expected values)."""
-    text = _task_text(replace(task, stub=with_examples(task.stub, examples)), style)
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+    return first_messages(replace(task, stub=with_examples(task.stub, examples)), style)
