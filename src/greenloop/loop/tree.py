@@ -69,7 +69,7 @@ class TreeStrategy:
 
     def _test_cases(self, task: Task) -> dict[str, tuple[str, str]]:
         if self._cases is None:
-            names = {n.name for n in ast.parse(task.stub).body if isinstance(n, ast.FunctionDef)} if _parses(task.stub) else set()
+            names = set(_arities(task.stub))
             shown = re.sub(r"\s+", "", task.stub)  # the stub's own examples need no repeating
             self._cases = {test: case for test, case in equality_cases(task.test_source, names).items()
                            if f">>>{re.sub(r'[ ]+', '', case[0])}" not in shown}
@@ -79,15 +79,15 @@ class TreeStrategy:
         """A reply that wrote the function under another name fails at import; the same code with the
         name the tests import is a free candidate."""
         found: list[Proposal] = []
+        stub = _arities(task.stub)
         for node in nodes:
             missing = _IMPORT_ERROR.search(node.outcome.problem if node.outcome else "")
             if node.n in self._repaired or missing is None or node.code is None or node.kind == "repair":
                 continue
             self._repaired.add(node.n)
             want = missing.group(1)
-            arity = _arities(task.stub).get(want)
             for name, count in _arities(node.code).items():
-                if count == arity and name not in _arities(task.stub):
+                if count == stub.get(want) and name not in stub:
                     found.append(Proposal([], 0.0, node, f"{node.code.rstrip()}\n\n\n{want} = {name}\n",
                                           f"local repair of attempt {node.n}: the reply named {want} {name}"))
         return found
@@ -115,18 +115,12 @@ _IMPORT_ERROR = re.compile(r"cannot import name '(\w+)'")
 
 
 def _arities(code: str) -> dict[str, int]:
-    """Top-level functions and their number of positional parameters."""
-    if not _parses(code):
-        return {}
-    return {n.name: len(n.args.args) for n in ast.parse(code).body if isinstance(n, ast.FunctionDef)}
-
-
-def _parses(code: str) -> bool:
+    """Top-level functions and their number of positional parameters ({} when the code does not parse)."""
     try:
-        ast.parse(code)
+        tree = ast.parse(code)
     except SyntaxError:
-        return False
-    return True
+        return {}
+    return {n.name: len(n.args.args) for n in tree.body if isinstance(n, ast.FunctionDef)}
 
 
 def equality_cases(test_source: str, functions: set[str], limit: int = 160) -> dict[str, tuple[str, str]]:
