@@ -50,6 +50,18 @@ def prepare_pool(task: Task, limits: Limits, workers: int = 1) -> WorkerPool:
     return pool
 
 
+def fresh_runner(task: Task, limits: Limits) -> Callable[[str], Outcome]:
+    """The clean re-run that confirms a green: a fresh pool on pytest's full path (collection in
+    the child), independent of the warm pool and its collect-once fast path."""
+
+    def run(code: str) -> Outcome:
+        suite = TestSuite(task.test_source, task.tests_path.name, task.target_module)
+        with WorkerPool(suite, limits, fast=False) as fresh:
+            return fresh.run(code)
+
+    return run
+
+
 def solve(
     tests: str | Path, target: str | Path, *, spec: str = "", spec_file: str | Path | None = None,
     model: str | Model = "local", base_url: str | None = None, budget: Budget | None = None,
@@ -67,10 +79,7 @@ def solve(
     store = Store(db)
     pool = prepare_pool(task, limits, workers)
 
-    def verify(code: str) -> Outcome:
-        suite = TestSuite(task.test_source, task.tests_path.name, task.target_module)
-        with WorkerPool(suite, limits, fast=False) as fresh:
-            return fresh.run(code)
+    verify = fresh_runner(task, limits)
 
     try:
         engine = Engine(task, the_model, pool, store, STRATEGIES[strategy](), budget or Budget(),

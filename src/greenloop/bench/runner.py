@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from greenloop.bench.humaneval import MODULE, Problem
-from greenloop.execute import CollectionError, Limits, Outcome, TestSuite, WorkerPool
+from greenloop.api import fresh_runner
+from greenloop.bench.humaneval import MODULE, TESTS_FILE, Problem
+from greenloop.execute import CollectionError, Limits, TestSuite, WorkerPool
 from greenloop.loop.engine import Engine, RunStatus
 from greenloop.loop.strategies import STRATEGIES
 from greenloop.models import Completion, Message, Model, PromptStyle, Usage
@@ -112,7 +113,7 @@ class ReplayModel:
 
 
 def _pool(source: str, workers: int) -> WorkerPool:
-    pool = WorkerPool(TestSuite(source, f"test_{MODULE}.py", MODULE), BENCH_LIMITS, size=workers)
+    pool = WorkerPool(TestSuite(source, TESTS_FILE, MODULE), BENCH_LIMITS, size=workers)
     try:
         pool.expected_ids()
     except CollectionError as exc:
@@ -124,11 +125,6 @@ def _pool(source: str, workers: int) -> WorkerPool:
     return pool
 
 
-def _run_fresh(source: str, code: str) -> Outcome:
-    with _pool(source, 1) as fresh:
-        return fresh.run(code)
-
-
 def solve_problem(problem: Problem, config: BenchConfig, model: Model, store: Store,
                   model_parallel: int = 1) -> ProblemResult:
     task = problem.task(config.tests)
@@ -136,7 +132,7 @@ def solve_problem(problem: Problem, config: BenchConfig, model: Model, store: St
     try:
         engine = Engine(task, model, pool, store, STRATEGIES[config.strategy](),
                         Budget(config.max_calls, config.max_seconds),
-                        verify=lambda code: _run_fresh(task.test_source, code), seed=config.seed,
+                        verify=fresh_runner(task, BENCH_LIMITS), seed=config.seed,
                         workers=config.workers, model_parallel=model_parallel, kind="bench")
         result = engine.run()
     finally:
@@ -146,7 +142,7 @@ def solve_problem(problem: Problem, config: BenchConfig, model: Model, store: St
     if config.tests == "visible":
         hidden_passed, hidden_total = 0, 0
         if result.best_code is not None and result.status is not RunStatus.INTERRUPTED:
-            hidden = _run_fresh(problem.full_tests(), result.best_code)
+            hidden = fresh_runner(problem.task("full"), BENCH_LIMITS)(result.best_code)
             hidden_passed, hidden_total = hidden.passed, hidden.total
     solved = hidden_total > 0 and hidden_passed == hidden_total and (green or config.tests == "visible")
     return ProblemResult(
