@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from greenloop.errors import BadInput
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "001_runs_and_attempts",
@@ -101,7 +103,7 @@ def default_path() -> Path:
     return Path(user_data_dir("greenloop")) / "runs.db"
 
 
-class StoreError(Exception):
+class StoreError(BadInput):
     pass
 
 

@@ -10,10 +10,11 @@ import keyword
 from dataclasses import dataclass
 from pathlib import Path
 
+from greenloop.errors import BadInput
 from greenloop.stub import derive_stub
 
 
-class TaskError(ValueError):
+class TaskError(BadInput):
     """Bad input: the message is one line for the user."""
 
 

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from greenloop.errors import SandboxFailure
+
 
 class TestStatus(str, enum.Enum):
     __test__ = False  # not a pytest test class, despite the name
@@ -110,5 +112,5 @@ class Limits:
     file_size_mb: int = 16
 
 
-class ExecutorError(RuntimeError):
+class ExecutorError(SandboxFailure):
     """The sandbox itself failed (could not start, died): not the candidate's fault."""

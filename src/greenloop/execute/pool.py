@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from greenloop.errors import BadInput
 from greenloop.execute.analysis import fast_bindings
 from greenloop.execute.outcome import ExecutorError, Limits, Outcome, TestResult, TestStatus
 from greenloop.execute.sandbox import unsandboxed_env, worker_command
@@ -259,7 +260,7 @@ class WorkerPool:
             self._reaper.join()
 
 
-class CollectionError(ValueError):
+class CollectionError(BadInput):
     """The tests cannot be collected even against a placeholder target."""
 
 

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from greenloop.errors import BadInput
+
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 PromptStyle = Literal["examples", "tests"]
 
@@ -43,7 +45,7 @@ class Model(Protocol):
         """Raise ModelError when the model cannot be used (file missing, endpoint unreachable)."""
 
 
-class ModelError(Exception):
+class ModelError(BadInput):
     """The model cannot be used as configured; the message says what to do."""
 
 
