@@ -70,7 +70,7 @@ def engine_run(tmp_path: Path, tests: str, module: str, model: ScriptedModel, st
     task = Task.from_files(tmp_path / f"test_{module}.py", tmp_path / f"{module}.py")
     store = Store(tmp_path / "runs.db")
     with WorkerPool(TestSuite(task.test_source, task.tests_path.name, module), Limits(), size=workers) as pool:
-        result = Engine(task, model, pool, store, STRATEGIES[strategy](), Budget(calls), workers=workers,
+        result = Engine(task, model, pool, store, STRATEGIES.create(strategy), Budget(calls), workers=workers,
                         model_parallel=parallel).run()
     return result, store.attempts(result.run_id)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from greenloop.execute import CollectionError, ExecutorError, Limits, Outcome, TestSuite, WorkerPool
 from greenloop.loop.engine import Engine, Progress, Result, RunStatus
@@ -65,14 +66,14 @@ def fresh_runner(task: Task, limits: Limits) -> Callable[[str], Outcome]:
 def solve(
     tests: str | Path, target: str | Path, *, spec: str = "", spec_file: str | Path | None = None,
     model: str | Model = "local", base_url: str | None = None, budget: Budget | None = None,
-    db: str | Path | None = None, strategy: str = "revise", write_best: bool = False,
+    db: str | Path | None = None, strategy: str = "revise", strategy_params: Mapping[str, Any] | None = None,
+    write_best: bool = False,
     limits: Limits | None = None, workers: int = 1, seed: int = 0,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Result:
     """Write `target` until the tests in `tests` pass. Raises TaskError / ModelError for bad input."""
     task = Task.from_files(tests, target, spec, spec_file)
-    if strategy not in STRATEGIES:
-        raise TaskError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    the_strategy = STRATEGIES.create(strategy, strategy_params)
     the_model = load_model(model, base_url=base_url) if isinstance(model, str) else model
     the_model.check()
     limits = limits or Limits()
@@ -82,11 +83,11 @@ def solve(
     verify = fresh_runner(task, limits)
 
     try:
-        engine = Engine(task, the_model, pool, store, STRATEGIES[strategy](), budget or Budget(),
+        engine = Engine(task, the_model, pool, store, the_strategy, budget or Budget(),
                         verify=verify, on_progress=on_progress, seed=seed)
         result = engine.run()
     except ExecutorError as exc:
-        raise RuntimeError(f"the sandbox failed: {exc}") from exc
+        raise ExecutorError(f"the sandbox failed: {exc}") from exc
     finally:
         pool.close()
         store.close()

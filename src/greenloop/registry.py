@@ -10,6 +10,7 @@ so a typo or a wrong type is one clear error, not a crash deep in the loop.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import entry_points
@@ -25,10 +26,12 @@ class Registry(Generic[T]):
 
     def __init__(self, group: str, what: str) -> None:
         self.group, self.what = group, what
-        self._factories: dict[str, Callable[..., T]] = {}
+        self._factories: dict[str, Callable[..., T] | str] = {}
         self._loaded = False
 
-    def register(self, name: str, factory: Callable[..., T]) -> None:
+    def register(self, name: str, factory: Callable[..., T] | str) -> None:
+        """`factory` is a callable, or `"module:attribute"` imported on first use (as an entry point
+        is), so that registering a built-in costs no import."""
         self._factories[name] = factory
 
     def _load_plugins(self) -> None:
@@ -57,9 +60,14 @@ class Registry(Generic[T]):
     def factory(self, name: str) -> Callable[..., T]:
         self._load_plugins()
         try:
-            return self._factories[name]
+            factory = self._factories[name]
         except KeyError:
             raise BadInput(f"unknown {self.what} {name!r}; choose one of {', '.join(self.names())}") from None
+        if isinstance(factory, str):
+            module, _, attribute = factory.partition(":")
+            factory = getattr(importlib.import_module(module), attribute)
+            self._factories[name] = factory
+        return factory
 
     def create(self, name: str, params: Mapping[str, Any] | None = None) -> T:
         """Build `name` with `params` converted to the types its factory declares."""

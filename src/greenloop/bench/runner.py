@@ -22,7 +22,7 @@ from greenloop.api import fresh_runner
 from greenloop.bench.humaneval import MODULE, TESTS_FILE, Problem
 from greenloop.execute import CollectionError, Limits, TestSuite, WorkerPool
 from greenloop.loop.engine import Engine, RunStatus
-from greenloop.loop.strategies import STRATEGIES
+from greenloop.loop.strategies import STRATEGIES, Strategy
 from greenloop.models import Completion, Message, Model, PromptStyle, Usage
 from greenloop.store import Store
 from greenloop.task import Budget, TaskError
@@ -43,10 +43,12 @@ class BenchConfig:
     max_seconds: float = 900.0  # per problem
     workers: int = 1  # sandbox workers per problem
     jobs: int = 1  # problems in flight at once
+    # The strategy's parameters (`--set width=4`): part of the key, so a resumed bench never reuses
+    # results of the same strategy run with other settings.
+    strategy_params: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise TaskError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(sorted(STRATEGIES))}")
+        self.make_strategy()  # an unknown strategy or parameter is bad input before any problem runs
         if self.tests not in TESTS_MODES:
             raise TaskError(f"--tests must be visible or full, not {self.tests!r}")
         if self.max_calls < 1:
@@ -54,10 +56,15 @@ class BenchConfig:
         if self.workers < 1 or self.jobs < 1:
             raise TaskError("--workers and --jobs must be at least 1")
 
+    def make_strategy(self) -> Strategy:
+        return STRATEGIES.create(self.strategy, dict(self.strategy_params))
+
     @property
     def key(self) -> str:
         """What decides a problem's result: runs with the same key are the same bench."""
         fields = {k: v for k, v in asdict(self).items() if k not in ("workers", "jobs")}
+        if not self.strategy_params:
+            del fields["strategy_params"]  # the key of benches recorded before strategies had parameters
         return json.dumps(fields, sort_keys=True)
 
 
@@ -130,7 +137,7 @@ def solve_problem(problem: Problem, config: BenchConfig, model: Model, store: St
     task = problem.task(config.tests)
     pool = _pool(task.test_source, config.workers)
     try:
-        engine = Engine(task, model, pool, store, STRATEGIES[config.strategy](),
+        engine = Engine(task, model, pool, store, config.make_strategy(),
                         Budget(config.max_calls, config.max_seconds),
                         verify=fresh_runner(task, BENCH_LIMITS), seed=config.seed,
                         workers=config.workers, model_parallel=model_parallel, kind="bench")

@@ -1,7 +1,7 @@
 """The `greenloop` command line: one module per command group, dispatched from here.
 
-Exit codes: 0 green, 1 not green (budget ran out), 2 bad input, 3 the sandbox or model failed
-during the run, 130 interrupted.
+Exit codes (greenloop.errors maps them): 0 green, 1 not green (budget ran out), 2 bad input, 3 the sandbox
+or model failed during the run, 70 a bug in greenloop (the traceback goes to a log file), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,8 +11,20 @@ import signal
 import sys
 
 from greenloop.cli import bench, fix, runs, solve
+from greenloop.cli.common import fail
+from greenloop.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_BUG,
+    EXIT_FAILURE,
+    EXIT_GREEN,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_GREEN,
+    GreenloopError,
+    bug_message,
+    exit_code,
+)
 
-EXIT_GREEN, EXIT_NOT_GREEN, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+__all__ = ["EXIT_BAD_INPUT", "EXIT_BUG", "EXIT_FAILURE", "EXIT_GREEN", "EXIT_INTERRUPTED", "EXIT_NOT_GREEN", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("greenloop: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except GreenloopError as exc:  # what a command did not handle itself: mapped here, in one place
+        return fail(args, str(exc), exit_code(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug: said so, never passed off as a sandbox failure
+        return fail(args, bug_message(exc), exit_code(exc))
 
 
 def entry() -> None:

@@ -11,10 +11,10 @@ from rich.console import Console
 
 from greenloop.bench.humaneval import load_problems, select
 from greenloop.bench.runner import TESTS_MODES, BenchConfig, ProblemResult, run_bench, summary
-from greenloop.execute import ExecutorError
+from greenloop.errors import GreenloopError, exit_code
 from greenloop.loop.strategies import STRATEGIES
-from greenloop.models import Model, ModelError, load_model
-from greenloop.store import StoreError
+from greenloop.models import Model, load_model
+from greenloop.registry import parse_settings
 from greenloop.task import TaskError
 
 
@@ -24,7 +24,9 @@ def register(commands: Any) -> None:
     p.add_argument("--model", default="local",
                    help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | canonical (the reference solutions)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL or OpenAI)")
-    p.add_argument("--strategy", default="tree", help=f"{' | '.join(sorted(STRATEGIES))} (default tree)")
+    p.add_argument("--strategy", default="tree", help=f"{' | '.join(STRATEGIES.names())} (default tree)")
+    p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE",
+                   help="a strategy parameter, e.g. --set width=4 (repeatable; part of the resume key)")
     p.add_argument("--max-calls", type=int, default=50, help="model calls per problem (default 50)")
     p.add_argument("--max-seconds", type=float, default=900, help="wall-clock budget per problem (default 900)")
     p.add_argument("--problems", help="problem indices and ranges, e.g. 0-39 or 0-9,20")
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         if args.tests not in TESTS_MODES:
             raise TaskError(f"--tests must be visible or full, not {args.tests!r}")
         config = BenchConfig(args.benchmark, args.model, args.strategy, args.max_calls, args.tests, args.seed,
-                             args.max_seconds, args.workers, args.jobs)
+                             args.max_seconds, args.workers, args.jobs,
+                             tuple(sorted(parse_settings(args.settings).items())))
         if args.max_seconds <= 0:
             raise TaskError("--max-seconds must be positive")
         problems = select(load_problems(), args.problems, args.limit)
@@ -62,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         if args.model != "canonical":
             model = load_model(args.model, base_url=args.base_url)
             model.check()
-    except (TaskError, ModelError) as exc:
-        return _error(str(exc))
+    except GreenloopError as exc:
+        return _error(str(exc), exit_code(exc))
 
     def progress(r: ProblemResult) -> None:
         if not args.json:
@@ -74,10 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         bench = run_bench(config, problems, db=args.db, model=model, fresh=args.fresh, on_result=progress)
-    except StoreError as exc:
-        return _error(str(exc))
-    except (ExecutorError, RuntimeError) as exc:
-        return _error(str(exc), 3)
+    except GreenloopError as exc:
+        return _error(str(exc), exit_code(exc))
     data = summary(bench)
     if args.out:
         try:

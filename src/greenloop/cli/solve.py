@@ -10,12 +10,11 @@ from rich.console import Console
 
 from greenloop.api import solve
 from greenloop.cli.common import fail, progress_line
-from greenloop.execute import ExecutorError
+from greenloop.errors import GreenloopError, exit_code
 from greenloop.loop.engine import Progress, RunStatus
 from greenloop.loop.strategies import STRATEGIES
-from greenloop.models import ModelError
-from greenloop.store import StoreError
-from greenloop.task import Budget, TaskError
+from greenloop.registry import parse_settings
+from greenloop.task import Budget
 
 
 def register(commands: Any) -> None:
@@ -29,7 +28,9 @@ def register(commands: Any) -> None:
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL or OpenAI)")
     p.add_argument("--max-iterations", type=int, default=50, help="model calls before giving up (default 50)")
     p.add_argument("--max-seconds", type=float, default=600, help="wall-clock budget (default 600)")
-    p.add_argument("--strategy", default="revise", choices=sorted(STRATEGIES), help="search strategy (default revise)")
+    p.add_argument("--strategy", default="revise", help=f"search strategy: {' | '.join(STRATEGIES.names())} (default revise)")
+    p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE",
+                   help="a strategy parameter, e.g. --set width=4 (repeatable)")
     p.add_argument("--workers", type=int, default=1, help="sandbox workers (default 1)")
     p.add_argument("--seed", type=int, default=0, help="base sampling seed")
     p.add_argument("--write-best", action="store_true", help="write the best candidate even when not green")
@@ -54,15 +55,14 @@ def run(args: argparse.Namespace) -> int:
             result = solve(
                 args.tests, args.target, spec=args.spec, spec_file=args.spec_file, model=args.model,
                 base_url=args.base_url, budget=budget, db=args.db, strategy=args.strategy,
+                strategy_params=parse_settings(args.settings),
                 write_best=args.write_best, workers=args.workers, seed=args.seed, on_progress=progress,
             )
         finally:
             if status is not None:
                 status.stop()
-    except (TaskError, ModelError, StoreError) as exc:
-        return fail(args, str(exc))
-    except (ExecutorError, RuntimeError) as exc:
-        return fail(args, str(exc), 3)
+    except GreenloopError as exc:
+        return fail(args, str(exc), exit_code(exc))
     if args.json:
         print(json.dumps(result.to_json(args.target)))
     else:

@@ -13,13 +13,13 @@ search over candidates with local repair.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from greenloop.execute import Outcome
 from greenloop.loop.prompts import first_messages, revision_messages
 from greenloop.models import Message, PromptStyle
+from greenloop.registry import Registry
 from greenloop.task import Task
 
 
@@ -118,12 +118,10 @@ class SingleStrategy:
         return [] if history else [Proposal(first_messages(task, style), self.temperature)]
 
 
-def _tree() -> Strategy:
-    from greenloop.loop.tree import TreeStrategy
-
-    return TreeStrategy()
-
-
-STRATEGIES: dict[str, Callable[[], Strategy]] = {
-    "revise": ReviseStrategy, "sample": SampleStrategy, "single": SingleStrategy, "tree": _tree,
-}
+# Built-ins register as a plugin would: `[project.entry-points."greenloop.strategies"]` in a
+# third-party package's pyproject.toml adds `name = "module:Factory"` beside these.
+STRATEGIES: Registry[Strategy] = Registry("greenloop.strategies", "strategy")
+STRATEGIES.register("revise", ReviseStrategy)
+STRATEGIES.register("sample", SampleStrategy)
+STRATEGIES.register("single", SingleStrategy)
+STRATEGIES.register("tree", "greenloop.loop.tree:TreeStrategy")
