@@ -109,3 +109,31 @@ def test_ctrl_c_ends_cleanly_with_130_and_records_the_run(workspace: Path, scrip
     assert not [p for p in os.listdir(workspace) if p.endswith(".tmp")]
     listed = json.loads(greenloop("runs", "--db", "runs.db", "--json", cwd=workspace).stdout)
     assert listed[0]["status"] == "interrupted"
+
+
+def test_runs_piped_prints_full_ids_tab_separated_and_last_names_the_newest(workspace: Path, script) -> None:
+    ids = [json.loads(solve(workspace, "--model", script(fenced(GOOD)), "--json").stdout)["run_id"] for _ in range(3)]
+    piped = greenloop("runs", "--db", "runs.db", cwd=workspace)
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ids[::-1]  # full ids, newest first, no header
+    assert all(len(line.split("\t")) == 10 for line in lines)
+    assert lines[0].split("\t")[2:4] == ["green", "4/4"]
+    limited = greenloop("runs", "--db", "runs.db", "--limit", "2", "--json", cwd=workspace)
+    assert [r["id"] for r in json.loads(limited.stdout)] == ids[:0:-1]
+    shown = greenloop("show", "last", "--db", "runs.db", "--json", cwd=workspace)
+    assert json.loads(shown.stdout)["run"]["id"] == ids[-1]
+    again = greenloop("show", lines[1].split("\t")[0], "--db", "runs.db", "--json", cwd=workspace)
+    assert json.loads(again.stdout)["run"]["id"] == ids[1]
+
+
+def test_runs_and_show_bad_input(workspace: Path, script) -> None:
+    empty = greenloop("runs", "--db", "empty.db", cwd=workspace)
+    assert empty.returncode == 0 and empty.stdout == ""
+    assert json.loads(greenloop("runs", "--db", "empty.db", "--json", cwd=workspace).stdout) == []
+    _one_line_error(greenloop("show", "last", "--db", "empty.db", cwd=workspace), "no runs in")
+    _one_line_error(greenloop("runs", "--db", "empty.db", "--limit", "0", cwd=workspace), "--limit")
+    solve(workspace, "--model", script(fenced(GOOD)), "--json")
+    _one_line_error(greenloop("show", "20991231-nope", "--db", "runs.db", cwd=workspace), "no run '20991231-nope'")
+    (workspace / "notadb").write_text("this is not a database\n" * 100)
+    _one_line_error(greenloop("runs", "--db", "notadb", cwd=workspace), "cannot open the run store")

@@ -11,7 +11,7 @@ import os
 import secrets
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # What each attempt and run cost (USD), which judge judged an attempt (split | shared), and which
+        # interpreter ran a repo-mode run.
+        "004_cost_judge_python",
+        """
+        ALTER TABLE runs ADD COLUMN cost REAL NOT NULL DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN python TEXT;
+        ALTER TABLE attempts ADD COLUMN cost REAL NOT NULL DEFAULT 0;
+        ALTER TABLE attempts ADD COLUMN judge TEXT;
+        """,
+    ),
 ]
 
 
@@ -105,6 +116,9 @@ def default_path() -> Path:
 
 class StoreError(BadInput):
     pass
+
+
+LAST = "last"  # accepted wherever a run or bench id is: the newest one
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -143,6 +157,8 @@ class AttemptRecord:
     model_seconds: float
     exec_seconds: float
     parent: int | None = None
+    cost: float = 0.0  # USD, from the configured prices
+    judge: str | None = None  # "split" | "shared": which judge formed the verdict
 
 
 class Store:
@@ -154,29 +170,29 @@ class Store:
         self.db.close()
 
     def start_run(self, *, kind: str, tests_path: str, target: str, spec: str, model: str, strategy: str,
-                  budget: dict[str, Any]) -> str:
+                  budget: dict[str, Any], python: str | None = None) -> str:
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
         self.db.execute(
-            "INSERT INTO runs (id, created, kind, tests_path, target, spec, model, strategy, budget) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, time.time(), kind, tests_path, target, spec, model, strategy, json.dumps(budget)),
+            "INSERT INTO runs (id, created, kind, tests_path, target, spec, model, strategy, budget, python) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, time.time(), kind, tests_path, target, spec, model, strategy, json.dumps(budget), python),
         )
         return run_id
 
     def add_attempt(self, run_id: str, a: AttemptRecord) -> int:
         cursor = self.db.execute(
             "INSERT INTO attempts (run_id, n, parent, kind, created, messages, response, code, outcome, passed, "
-            "total, green, feedback, prompt_tokens, completion_tokens, model_seconds, exec_seconds) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "total, green, feedback, prompt_tokens, completion_tokens, model_seconds, exec_seconds, cost, judge) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, a.n, a.parent, a.kind, time.time(), json.dumps(a.messages), a.response, a.code,
              json.dumps(a.outcome) if a.outcome is not None else None, a.passed, a.total, int(a.green),
-             a.feedback, a.prompt_tokens, a.completion_tokens, a.model_seconds, a.exec_seconds),
+             a.feedback, a.prompt_tokens, a.completion_tokens, a.model_seconds, a.exec_seconds, a.cost, a.judge),
         )
         return int(cursor.lastrowid or 0)
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         allowed = {"status", "message", "iterations", "model_calls", "tests_passed", "tests_total",
-                   "prompt_tokens", "completion_tokens", "seconds", "model_seconds", "best_attempt", "finished"}
+                   "prompt_tokens", "completion_tokens", "seconds", "model_seconds", "best_attempt", "finished", "cost", "python"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown run fields: {sorted(unknown)}")
@@ -188,7 +204,10 @@ class Store:
         return [dict(r) for r in rows]
 
     def find_run(self, run_id: str) -> dict[str, Any] | None:
-        """The run with this id, or the only run whose id starts with it."""
+        """The run with this id, or the only run whose id starts with it; `last` is the newest run."""
+        if run_id == LAST:
+            row = self.db.execute("SELECT * FROM runs ORDER BY created DESC, rowid DESC LIMIT 1").fetchone()
+            return dict(row) if row else None
         rows = [dict(r) for r in self.db.execute(
             "SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY created DESC LIMIT 2", (run_id, run_id + "%"))]
         exact = [r for r in rows if r["id"] == run_id]
@@ -210,3 +229,149 @@ class Store:
     def attempt(self, attempt_id: int) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
         return dict(row) if row else None
+
+    # Typed reads: what the report, the live view and `show` use instead of SQL.
+
+    def run_row(self, ref: str) -> RunRow | None:
+        row = self.find_run(ref)
+        return RunRow.from_dict(row) if row else None
+
+    def run_rows(self, limit: int = 20) -> list[RunRow]:
+        return [RunRow.from_dict(r) for r in self.runs(limit)]
+
+    def attempt_rows(self, run_id: str, after: int = 0) -> list[AttemptRow]:
+        """The run's attempts in order; `after` skips those with `n <= after` (the live view's cursor)."""
+        rows = self.db.execute("SELECT * FROM attempts WHERE run_id = ? AND n > ? ORDER BY n, id", (run_id, after))
+        return [AttemptRow.from_dict(dict(r)) for r in rows]
+
+    def bench_row(self, ref: str) -> BenchRow | None:
+        """The bench with this id, or the only one whose id starts with it; `last` is the newest."""
+        if ref == LAST:
+            rows = list(self.db.execute("SELECT * FROM benches ORDER BY created DESC LIMIT 1"))
+        else:
+            rows = [r for r in self.db.execute(
+                "SELECT * FROM benches WHERE id = ? OR id LIKE ? ORDER BY created DESC LIMIT 2", (ref, ref + "%"))]
+            exact = [r for r in rows if r["id"] == ref]
+            rows = exact or (rows if len(rows) == 1 else [])
+        return BenchRow.from_dict(dict(rows[0])) if rows else None
+
+    def bench_rows(self, limit: int = 20) -> list[BenchRow]:
+        rows = self.db.execute("SELECT * FROM benches ORDER BY created DESC LIMIT ?", (limit,))
+        return [BenchRow.from_dict(dict(r)) for r in rows]
+
+    def bench_problem_rows(self, bench_id: str) -> list[BenchProblemRow]:
+        rows = self.db.execute("SELECT * FROM bench_problems WHERE bench_id = ? ORDER BY created", (bench_id,))
+        return [BenchProblemRow.from_dict(dict(r)) for r in rows]
+
+
+def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: str
+    created: float
+    kind: str
+    tests_path: str | None
+    target: str | None
+    spec: str | None
+    model: str
+    strategy: str
+    budget: dict[str, Any]
+    status: str
+    message: str
+    iterations: int
+    model_calls: int
+    tests_passed: int
+    tests_total: int
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    model_seconds: float
+    best_attempt: int | None
+    finished: float | None
+    cost: float = 0.0
+    python: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunRow:
+        d = dict(d)
+        d["budget"] = json.loads(d["budget"]) if isinstance(d.get("budget"), str) else d.get("budget") or {}
+        return cls(**_known(cls, d))
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    id: int
+    run_id: str
+    n: int
+    parent: int | None  # the parent attempt's n
+    kind: str
+    created: float
+    messages: list[dict[str, str]]
+    response: str
+    code: str | None
+    outcome: dict[str, Any] | None
+    passed: int
+    total: int
+    green: bool
+    feedback: str
+    prompt_tokens: int
+    completion_tokens: int
+    model_seconds: float
+    exec_seconds: float
+    cost: float = 0.0
+    judge: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AttemptRow:
+        d = dict(d)
+        if isinstance(d.get("messages"), str):
+            d["messages"] = json.loads(d["messages"])
+        if isinstance(d.get("outcome"), str):
+            d["outcome"] = json.loads(d["outcome"])
+        d["green"] = bool(d["green"])
+        if not d.get("judge") and d.get("outcome"):
+            d["judge"] = d["outcome"].get("judge")  # outcomes carry it before the column is written
+        return cls(**_known(cls, d))
+
+    @property
+    def tests(self) -> list[dict[str, Any]]:
+        """Per-test results (`test_id`, `status`, `message`, ...), empty when nothing ran."""
+        return list((self.outcome or {}).get("tests", []))
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    id: str
+    created: float
+    benchmark: str
+    key: str
+    config: dict[str, Any]
+    seconds: float
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchRow:
+        d = dict(d)
+        d["config"] = json.loads(d["config"]) if isinstance(d.get("config"), str) else d.get("config") or {}
+        return cls(**_known(cls, d))
+
+
+@dataclass(frozen=True)
+class BenchProblemRow:
+    bench_id: str
+    problem: str
+    run_id: str | None
+    status: str
+    solved: bool
+    result: dict[str, Any]  # the bench runner's ProblemResult as a dict
+    created: float
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchProblemRow:
+        d = dict(d)
+        d["solved"] = bool(d["solved"])
+        d["result"] = json.loads(d["result"]) if isinstance(d.get("result"), str) else d.get("result") or {}
+        return cls(**_known(cls, d))

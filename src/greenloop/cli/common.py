@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 from greenloop.loop.result import Progress
@@ -13,8 +14,21 @@ def fail(args: argparse.Namespace, message: str, code: int = 2) -> int:
     """One `greenloop: ...` line on stderr (and the JSON object with --json); returns the exit code."""
     if getattr(args, "json", False):
         print(json.dumps({"status": "error", "message": message}))
-    print(f"greenloop: {message}", file=sys.stderr)
+    print(f"greenloop: {terminal_safe(message)}", file=sys.stderr)
     return code
+
+
+# C0 controls but newline and tab, DEL, and C1 controls (0x9b is a one-byte CSI on some terminals).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every control character but newline and tab shown as a visible `\\xNN` escape.
+
+    Candidate code, its output and its error messages are untrusted: printed raw, an escape
+    sequence could retitle or clear the terminal, rewrite what was printed above (`\\r`), or worse.
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def progress_line(p: Progress) -> str:
