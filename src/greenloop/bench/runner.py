@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from greenloop.api import fresh_runner
-from greenloop.bench.humaneval import MODULE, TESTS_FILE, Problem
+from greenloop.bench.registry import BenchProblem
 from greenloop.execute import CollectionError, Limits, TestSuite, WorkerPool
 from greenloop.loop.engine import Engine, RunStatus
 from greenloop.loop.strategies import STRATEGIES, Strategy
 from greenloop.models import Completion, Message, Model, PromptStyle, Usage
 from greenloop.store import Store
-from greenloop.task import Budget, TaskError
+from greenloop.task import Budget, Task, TaskError
 
 TESTS_MODES = ("full", "visible")
 # HumanEval's own harness allows 3 s per problem; a candidate that loops forever should not cost 10.
@@ -119,8 +119,8 @@ class ReplayModel:
         return Completion(self.reply, Usage())
 
 
-def _pool(source: str, workers: int) -> WorkerPool:
-    pool = WorkerPool(TestSuite(source, TESTS_FILE, MODULE), BENCH_LIMITS, size=workers)
+def _pool(task: Task, workers: int) -> WorkerPool:
+    pool = WorkerPool(TestSuite(task.test_source, task.tests_path.name, task.target_module), BENCH_LIMITS, size=workers)
     try:
         pool.expected_ids()
     except CollectionError as exc:
@@ -132,10 +132,10 @@ def _pool(source: str, workers: int) -> WorkerPool:
     return pool
 
 
-def solve_problem(problem: Problem, config: BenchConfig, model: Model, store: Store,
+def solve_problem(problem: BenchProblem, config: BenchConfig, model: Model, store: Store,
                   model_parallel: int = 1) -> ProblemResult:
     task = problem.task(config.tests)
-    pool = _pool(task.test_source, config.workers)
+    pool = _pool(task, config.workers)
     try:
         engine = Engine(task, model, pool, store, config.make_strategy(),
                         Budget(config.max_calls, config.max_seconds),
@@ -176,7 +176,7 @@ def _finished(store: Store, bench_id: str) -> dict[str, ProblemResult]:
     return {r[0]: ProblemResult(**json.loads(r[1])) for r in rows}
 
 
-def run_bench(config: BenchConfig, problems: list[Problem], *, db: str | Path | None = None,
+def run_bench(config: BenchConfig, problems: list[BenchProblem], *, db: str | Path | None = None,
               model: Model | None = None, fresh: bool = False,
               on_result: Callable[[ProblemResult], None] | None = None) -> BenchRun:
     """Run (or resume) the bench; `model` is loaded by the caller unless `config.model` is canonical."""
@@ -191,7 +191,7 @@ def run_bench(config: BenchConfig, problems: list[Problem], *, db: str | Path | 
     started, before = time.monotonic(), run.seconds
     stop = threading.Event()
 
-    def one(problem: Problem) -> None:
+    def one(problem: BenchProblem) -> None:
         if stop.is_set():
             return
         own = Store(store.path)  # one connection per thread

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from greenloop.bench.humaneval import load_problems, select
+from greenloop.bench.registry import BENCHMARKS
 from greenloop.bench.runner import TESTS_MODES, BenchConfig, ProblemResult, run_bench, summary
 from greenloop.errors import GreenloopError, exit_code
 from greenloop.loop.strategies import STRATEGIES
@@ -20,7 +20,7 @@ from greenloop.task import TaskError
 
 def register(commands: Any) -> None:
     p = commands.add_parser("bench", help="measure a strategy on a benchmark (HumanEval)")
-    p.add_argument("benchmark", help="humaneval")
+    p.add_argument("benchmark", help=f"which benchmark: {' | '.join(BENCHMARKS.names())}")
     p.add_argument("--model", default="local",
                    help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | canonical (the reference solutions)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL or OpenAI)")
@@ -51,8 +51,7 @@ def _error(message: str, code: int = 2) -> int:
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     try:
-        if args.benchmark != "humaneval":
-            raise TaskError(f"unknown benchmark {args.benchmark!r}; the one available is humaneval")
+        benchmark = BENCHMARKS.create(args.benchmark)
         if args.tests not in TESTS_MODES:
             raise TaskError(f"--tests must be visible or full, not {args.tests!r}")
         config = BenchConfig(args.benchmark, args.model, args.strategy, args.max_calls, args.tests, args.seed,
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
                              tuple(sorted(parse_settings(args.settings).items())))
         if args.max_seconds <= 0:
             raise TaskError("--max-seconds must be positive")
-        problems = select(load_problems(), args.problems, args.limit)
+        problems = benchmark.select(benchmark.problems(), args.problems, args.limit)
         model: Model | None = None
         if args.model != "canonical":
             model = load_model(args.model, base_url=args.base_url)
