@@ -9,13 +9,12 @@ from typing import Any
 
 from rich.console import Console
 
+from greenloop.bench.api import bench
 from greenloop.bench.registry import BENCHMARKS
-from greenloop.bench.runner import TESTS_MODES, BenchConfig, ProblemResult, run_bench, summary
+from greenloop.bench.runner import ProblemResult, summary
 from greenloop.errors import GreenloopError, exit_code
 from greenloop.loop.strategies import STRATEGIES
-from greenloop.models import Model, load_model
 from greenloop.registry import parse_settings
-from greenloop.task import TaskError
 
 
 def register(commands: Any) -> None:
@@ -50,23 +49,6 @@ def _error(message: str, code: int = 2) -> int:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
-    try:
-        benchmark = BENCHMARKS.create(args.benchmark)
-        if args.tests not in TESTS_MODES:
-            raise TaskError(f"--tests must be visible or full, not {args.tests!r}")
-        config = BenchConfig(args.benchmark, args.model, args.strategy, args.max_calls, args.tests, args.seed,
-                             args.max_seconds, args.workers, args.jobs,
-                             tuple(sorted(parse_settings(args.settings).items())))
-        if args.max_seconds <= 0:
-            raise TaskError("--max-seconds must be positive")
-        problems = benchmark.select(benchmark.problems(), args.problems, args.limit)
-        model: Model | None = None
-        if args.model != "canonical":
-            model = load_model(args.model, base_url=args.base_url)
-            model.check()
-    except GreenloopError as exc:
-        return _error(str(exc), exit_code(exc))
-
     def progress(r: ProblemResult) -> None:
         if not args.json:
             verdict = "[green]solved[/]" if r.solved else "[yellow]unsolved[/]"
@@ -75,10 +57,14 @@ def run(args: argparse.Namespace) -> int:
                           f"· {r.seconds:.1f}s · run {r.run_id}", highlight=False, soft_wrap=True)
 
     try:
-        bench = run_bench(config, problems, db=args.db, model=model, fresh=args.fresh, on_result=progress)
+        run = bench(args.benchmark, model=args.model, base_url=args.base_url, strategy=args.strategy,
+                    strategy_params=parse_settings(args.settings), max_calls=args.max_calls,
+                    max_seconds=args.max_seconds, problems=args.problems, limit=args.limit, tests=args.tests,
+                    seed=args.seed, workers=args.workers, jobs=args.jobs, db=args.db, fresh=args.fresh,
+                    on_result=progress)
     except GreenloopError as exc:
         return _error(str(exc), exit_code(exc))
-    data = summary(bench)
+    data = summary(run)
     if args.out:
         try:
             with open(args.out, "w", encoding="utf-8") as f:
@@ -89,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data))
     else:
         _print_summary(data, Console())
-    if bench.interrupted:
+    if run.interrupted:
         print("greenloop: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     return 0
