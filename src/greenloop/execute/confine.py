@@ -34,6 +34,8 @@ import os
 import platform
 from typing import Any
 
+from greenloop.execute.outcome import ExecutorError
+
 IN_SANDBOX_VAR = "GREENLOOP_IN_SANDBOX"
 
 _PR_SET_DUMPABLE = 4
@@ -64,8 +66,29 @@ _CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x1000
 _PERSONALITY_FLAGS = (0x0040000, 0x0100000, 0x0200000, 0x0400000, 0x0800000, 0x8000000)
 
 
-class ConfinementError(RuntimeError):
-    """A protection the sandbox requires could not be put in force."""
+# Run inside the sandbox as `python -I -S -c EXEC_SNIPPET BPF_HEX COMMAND...`: loads the filter
+# (with NO_NEW_PRIVS, so it survives exec) and execs the command, which is how a command that greenloop
+# does not fork itself (a worker, `greenloop fix`'s test command) gets the filter. Stdlib only, no
+# site: it costs one bare interpreter start. Failures say `bwrap:` like bubblewrap's own, which is
+# how callers tell a sandbox failure from the command's.
+EXEC_SNIPPET = """import ctypes, os, sys
+bpf = bytes.fromhex(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+class Prog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+prog = Prog(len(bpf) // 8, bpf)
+if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.addressof(prog), 0, 0):
+    sys.exit("bwrap: the seccomp filter could not be loaded: " + os.strerror(ctypes.get_errno()))
+try:
+    os.execvp(sys.argv[2], sys.argv[2:])
+except OSError as exc:
+    sys.exit(f"bwrap: execvp {sys.argv[2]}: {exc.strerror}")
+"""
+
+
+class ConfinementError(ExecutorError):
+    """A protection the sandbox requires could not be put in force (a sandbox failure: exit 3)."""
 
 
 class _SockFprog(ctypes.Structure):

