@@ -1,17 +1,20 @@
-"""The Model seam: one method, `complete`, and adapters chosen by a model spec string.
+"""The Model seam: one method, `complete`, what a model can do (`Capabilities`), and the registry
+of providers chosen by a model spec string.
 
-Specs: `local` (the embedded SmolLM2-135M-Instruct), `local:PATH.gguf`, `openai:MODEL`,
-`anthropic:MODEL`, `scripted:PATH.json`. Adapters are imported lazily, so importing greenloop
-never loads llama.cpp or opens a connection.
+Specs are `PROVIDER[:ARGUMENT]`: `local` (the embedded SmolLM2-135M-Instruct), `local:PATH.gguf`,
+`openai:MODEL`, `anthropic:MODEL`, `scripted:PATH.json`. Providers live in the `MODELS` registry;
+third-party packages add their own through the `greenloop.models` entry point group, naming a
+factory `(argument: str, base_url: str | None) -> Model`. Adapters are imported lazily, so
+importing greenloop never loads llama.cpp or opens a connection.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from greenloop.errors import BadInput
+from greenloop.errors import BadInput, ModelFailure
+from greenloop.registry import Registry
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 PromptStyle = Literal["examples", "tests"]
@@ -19,10 +22,12 @@ PromptStyle = Literal["examples", "tests"]
 
 @dataclass(frozen=True)
 class Usage:
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # all of them, the cached ones included
     completion_tokens: int = 0
     seconds: float = 0.0
-    cost: float = 0.0
+    cost: float = 0.0  # US dollars; 0 for local models and unknown prices
+    cached_tokens: int = 0  # prompt tokens the endpoint served from its prompt cache
+    retries: int = 0  # requests retried (rate limits, server errors, timeouts) before this reply
 
 
 @dataclass(frozen=True)
@@ -31,12 +36,33 @@ class Completion:
     usage: Usage
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model declares about itself, so that callers need not guess from its name.
+
+    `context`: tokens one call may use, prompt and reply together. `max_parallel`: how many calls
+    are worth having in flight at once (the default for `--parallel`; 1 means one at a time).
+    `prompt_style`: what a prompt should show it, a stub with examples (small models copy tests
+    back) or the tests themselves."""
+
+    context: int = 8192
+    max_parallel: int = 1
+    prompt_style: PromptStyle = "tests"
+
+    def __post_init__(self) -> None:
+        if self.context < 1 or self.max_parallel < 1:
+            raise ValueError("a model's context and max_parallel must be at least 1")
+
+
 class Model(Protocol):
-    """A text generator. `prompt_style` says what a prompt should show it: a stub with examples
-    (small models copy tests back) or the tests themselves."""
+    """A text generator. Calls may come from several threads at once; an adapter that cannot serve
+    them concurrently serialises them itself (and declares `max_parallel=1`)."""
 
     name: str
-    prompt_style: PromptStyle
+    capabilities: Capabilities
+
+    @property
+    def prompt_style(self) -> PromptStyle: ...
 
     def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int,
                  stop: tuple[str, ...] = ()) -> Completion: ...
@@ -49,40 +75,44 @@ class ModelError(BadInput):
     """The model cannot be used as configured; the message says what to do."""
 
 
+class ModelCallFailed(ModelFailure):
+    """A call failed during a run and retrying did not help (the endpoint down, retries spent)."""
+
+    def __init__(self, message: str, retries: int = 0) -> None:
+        super().__init__(message)
+        self.retries = retries
+
+
 class ScriptExhausted(ModelError):
     """A scripted model has no responses left."""
 
 
+def capabilities_of(model: object) -> Capabilities:
+    """A model's declared capabilities; for an object written before models declared them, one
+    call at a time and its `prompt_style`."""
+    declared = getattr(model, "capabilities", None)
+    if isinstance(declared, Capabilities):
+        return declared
+    return Capabilities(max_parallel=1, prompt_style=getattr(model, "prompt_style", "tests"))
+
+
+# Built-ins register as a plugin would: `[project.entry-points."greenloop.models"]` in a
+# third-party package's pyproject.toml adds `name = "module:factory"` beside these.
+MODELS: Registry[Model] = Registry("greenloop.models", "model provider")
+MODELS.register("local", "greenloop.models.local:from_spec")
+MODELS.register("scripted", "greenloop.models.scripted:from_spec")
+MODELS.register("openai", "greenloop.models.remote:openai_from_spec")
+MODELS.register("anthropic", "greenloop.models.remote:anthropic_from_spec")
+
+
 def load_model(spec: str, *, base_url: str | None = None) -> Model:
     """Build the adapter for a model spec; raises ModelError for an unknown or malformed spec."""
-    kind, _, arg = spec.partition(":")
-    if kind == "local":
-        from greenloop.models.local import LocalModel
-
-        return LocalModel(arg or None)
-    if kind == "scripted":
-        from greenloop.models.scripted import ScriptedModel
-
-        if not arg:
-            raise ModelError("scripted: needs a path to a JSON array of responses, e.g. scripted:replies.json")
-        return ScriptedModel.from_file(arg)
-    if kind == "openai":
-        from greenloop.models.remote import OpenAIModel
-
-        if not arg:
-            raise ModelError("openai: needs a model name, e.g. openai:gpt-4o-mini or openai:qwen2.5-coder")
-        url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        return OpenAIModel(arg, url, os.environ.get("OPENAI_API_KEY", ""))
-    if kind == "anthropic":
-        from greenloop.models.remote import AnthropicModel
-
-        if not arg:
-            raise ModelError("anthropic: needs a model name, e.g. anthropic:claude-sonnet-4-5")
-        url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com/v1"
-        return AnthropicModel(arg, url, os.environ.get("ANTHROPIC_API_KEY", ""))
-    raise ModelError(
-        f"unknown model spec {spec!r}; use local, local:PATH.gguf, openai:MODEL, anthropic:MODEL or scripted:PATH"
-    )
+    provider, _, argument = spec.partition(":")
+    if provider not in MODELS:
+        examples = ", ".join(f"{name}:..." if name != "local" else name for name in MODELS.names())
+        raise ModelError(f"unknown model spec {spec!r}; use one of {examples} (e.g. local, openai:MODEL)")
+    return MODELS.factory(provider)(argument, base_url)
 
 
-__all__ = ["Completion", "Message", "Model", "ModelError", "ScriptExhausted", "Usage", "load_model"]
+__all__ = ["MODELS", "Capabilities", "Completion", "Message", "Model", "ModelCallFailed", "ModelError",
+           "PromptStyle", "ScriptExhausted", "Usage", "capabilities_of", "load_model"]

@@ -1,64 +1,58 @@
 """Models behind HTTP: any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server,
-LM Studio) and Anthropic's Messages API. Plain httpx; retries on rate limits and server errors."""
+LM Studio) and Anthropic's Messages API. Plain httpx through one pooled client per model
+(models/http.py: retries, backoff, Retry-After); the cost of each call from models/prices.py."""
 
 from __future__ import annotations
 
-import time
+import os
 from typing import Any
 
-import httpx
+from greenloop.models import Capabilities, Completion, Message, ModelError, PromptStyle, Usage
+from greenloop.models.http import Endpoint, RetryPolicy
+from greenloop.models.prices import Price, price_for
 
-from greenloop.models import Completion, Message, ModelError, PromptStyle, Usage
+# A server or an API serves several requests at once; four keeps a local server's queue short
+# and stays under hosted rate limits for a single run. `--parallel` overrides it.
+REMOTE_PARALLEL = 4
+REMOTE_CONTEXT = 16_384
 
-_RETRIES = 4
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
 class _HTTPModel:
-    prompt_style: PromptStyle = "tests"
+    provider = ""
 
-    def __init__(self, model: str, base_url: str, api_key: str, timeout: float = 120.0) -> None:
-        self.model = model
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.client = httpx.Client(timeout=timeout, headers=self._headers())
+    def __init__(self, model: str, base_url: str, api_key: str, *, timeout: float = 120.0,
+                 policy: RetryPolicy | None = None, capabilities: Capabilities | None = None) -> None:
+        self.model, self.api_key = model, api_key
+        self.name = f"{self.provider}:{model}"
+        self.capabilities = capabilities or Capabilities(REMOTE_CONTEXT, REMOTE_PARALLEL, "tests")
+        self.price: Price | None = price_for(self.name)
+        self.endpoint = Endpoint(base_url, self._headers(), parallel=self.capabilities.max_parallel,
+                                 timeout=timeout, policy=policy)
+        self.base_url = self.endpoint.base_url
+
+    @property
+    def prompt_style(self) -> PromptStyle:
+        return self.capabilities.prompt_style
 
     def _headers(self) -> dict[str, str]:
         raise NotImplementedError
 
     def check(self) -> None:
-        try:
-            self.client.get(f"{self.base_url}/models", timeout=10.0)
-        except httpx.HTTPError as exc:
-            raise ModelError(
-                f"cannot reach the model endpoint {self.base_url} ({type(exc).__name__}); "
-                "start the server or set --base-url"
-            ) from None
+        self.endpoint.reachable()
 
-    def _post(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
-        delay = 1.0
-        for attempt in range(_RETRIES + 1):
-            started = time.perf_counter()
-            try:
-                response = self.client.post(f"{self.base_url}{path}", json=body)
-            except httpx.TransportError as exc:
-                if attempt == _RETRIES:
-                    raise ModelError(f"the model endpoint {self.base_url} failed: {exc}") from None
-            else:
-                if response.status_code < 400:
-                    return response.json(), time.perf_counter() - started
-                if response.status_code in (401, 403):
-                    raise ModelError(f"the model endpoint refused the key ({response.status_code}); check the API key")
-                if response.status_code not in (408, 409, 429) and response.status_code < 500 or attempt == _RETRIES:
-                    raise ModelError(f"the model endpoint answered {response.status_code}: {response.text[:200]}")
-            time.sleep(delay)
-            delay *= 2
-        raise AssertionError("unreachable")
+    def close(self) -> None:
+        self.endpoint.close()
+
+    def _cost(self, prompt: int, completion: int, cached: int, written: int = 0) -> float:
+        return self.price.cost(prompt, completion, cached, written) if self.price else 0.0
 
 
 class OpenAIModel(_HTTPModel):
-    def __init__(self, model: str, base_url: str, api_key: str) -> None:
-        super().__init__(model, base_url, api_key)
-        self.name = f"openai:{model}"
+    provider = "openai"
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -66,23 +60,28 @@ class OpenAIModel(_HTTPModel):
     def complete(self, messages: list[Message], *, temperature: float, max_tokens: int, seed: int,
                  stop: tuple[str, ...] = ()) -> Completion:
         body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature,
-                "max_tokens": max_tokens, "seed": seed}
+                                "max_tokens": max_tokens, "seed": seed}
         if stop:
             body["stop"] = list(stop)[:4]
-        data, seconds = self._post("/chat/completions", body)
-        usage = data.get("usage") or {}
-        return Completion(
-            text=data["choices"][0]["message"].get("content") or "",
-            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), seconds),
-        )
+        reply = self.endpoint.post("/chat/completions", body)
+        usage = reply.data.get("usage") or {}
+        prompt, completion = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
+        cached = _int((usage.get("prompt_tokens_details") or {}).get("cached_tokens"))
+        try:
+            text = reply.data["choices"][0]["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            text = ""  # an answer without a message counts as a reply without code
+        return Completion(text, Usage(prompt, completion, reply.seconds, self._cost(prompt, completion, cached),
+                                      cached, reply.retries))
 
 
 class AnthropicModel(_HTTPModel):
-    def __init__(self, model: str, base_url: str, api_key: str) -> None:
+    provider = "anthropic"
+
+    def __init__(self, model: str, base_url: str, api_key: str, **kwargs: Any) -> None:
         if not api_key:
             raise ModelError("anthropic: set ANTHROPIC_API_KEY")
-        super().__init__(model, base_url, api_key)
-        self.name = f"anthropic:{model}"
+        super().__init__(model, base_url, api_key, **kwargs)
 
     def _headers(self) -> dict[str, str]:
         return {"x-api-key": self.api_key, "anthropic-version": "2023-06-01"}
@@ -96,7 +95,30 @@ class AnthropicModel(_HTTPModel):
             body["system"] = system
         if stop:
             body["stop_sequences"] = list(stop)
-        data, seconds = self._post("/messages", body)
-        usage = data.get("usage") or {}
-        text = "".join(block.get("text", "") for block in data.get("content", []) if block.get("type") == "text")
-        return Completion(text, Usage(int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), seconds))
+        reply = self.endpoint.post("/messages", body)
+        usage = reply.data.get("usage") or {}
+        # Anthropic's input_tokens leaves out the tokens read from or written to the prompt cache.
+        cached, written = _int(usage.get("cache_read_input_tokens")), _int(usage.get("cache_creation_input_tokens"))
+        prompt = _int(usage.get("input_tokens")) + cached + written
+        completion = _int(usage.get("output_tokens"))
+        blocks = reply.data.get("content")
+        text = "".join(b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text") \
+            if isinstance(blocks, list) else ""
+        return Completion(text, Usage(prompt, completion, reply.seconds,
+                                      self._cost(prompt, completion, cached, written), cached, reply.retries))
+
+
+def openai_from_spec(argument: str, base_url: str | None = None) -> OpenAIModel:
+    """`openai:MODEL`: the registry's factory."""
+    if not argument:
+        raise ModelError("openai: needs a model name, e.g. openai:gpt-4o-mini or openai:qwen2.5-coder")
+    url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    return OpenAIModel(argument, url, os.environ.get("OPENAI_API_KEY", ""))
+
+
+def anthropic_from_spec(argument: str, base_url: str | None = None) -> AnthropicModel:
+    """`anthropic:MODEL`: the registry's factory."""
+    if not argument:
+        raise ModelError("anthropic: needs a model name, e.g. anthropic:claude-sonnet-4-5")
+    url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com/v1"
+    return AnthropicModel(argument, url, os.environ.get("ANTHROPIC_API_KEY", ""))

@@ -6,15 +6,16 @@ import json
 import threading
 from pathlib import Path
 
-from greenloop.models import Completion, Message, ModelError, PromptStyle, ScriptExhausted, Usage
+from greenloop.models import Capabilities, Completion, Message, ModelError, PromptStyle, ScriptExhausted, Usage
 
 
 class ScriptedModel:
     name = "scripted"
 
-    def __init__(self, responses: list[str], prompt_style: PromptStyle = "tests") -> None:
+    def __init__(self, responses: list[str], prompt_style: PromptStyle = "tests", max_parallel: int = 1) -> None:
         self.responses = list(responses)
-        self.prompt_style: PromptStyle = prompt_style
+        # One at a time unless a test asks for more: the script's order is then the calls' order.
+        self.capabilities = Capabilities(max_parallel=max_parallel, prompt_style=prompt_style)
         self.calls: list[list[Message]] = []
         self._lock = threading.Lock()
 
@@ -32,6 +33,10 @@ class ScriptedModel:
         model.name = f"scripted:{path}"
         return model
 
+    @property
+    def prompt_style(self) -> PromptStyle:
+        return self.capabilities.prompt_style
+
     def check(self) -> None:
         if not self.responses:
             raise ModelError("the scripted model has no responses")
@@ -46,3 +51,10 @@ class ScriptedModel:
         text = self.responses[index]
         prompt_tokens = sum(len(m["content"].split()) for m in messages)
         return Completion(text, Usage(prompt_tokens=prompt_tokens, completion_tokens=len(text.split())))
+
+
+def from_spec(argument: str, base_url: str | None = None) -> ScriptedModel:
+    """`scripted:PATH`: the registry's factory."""
+    if not argument:
+        raise ModelError("scripted: needs a path to a JSON array of responses, e.g. scripted:replies.json")
+    return ScriptedModel.from_file(argument)
