@@ -1,0 +1,495 @@
+"""Every test case in a pytest file, as a doctest example on the names the tests import from the target.
+
+Walks each test function (and `Test*` class method) once per parametrize row, with the row's values,
+the file's plain fixtures and its folded locals substituted, and turns each statement about the target
+into an example: `assert f(x) == v`, truthiness, `pytest.approx`, `pytest.raises(E, match=...)`, and
+properties (`in`, `isinstance`, `len(...) ==`, comparisons). A test that builds state step by step
+(`s = Stack(); s.push(1); assert s.pop() == 1`) becomes a short doctest session. A case that cannot be
+shown is kept, with the reason, so the stub can say so. Nothing of the test file is executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from greenloop.stub.fold import Folder, Unfoldable, bind, literal_text
+from greenloop.stub.params import Fixtures, ParamSet, combine, dotted, expand_parametrize, is_marker
+
+_MAX_VALUE_TEXT = 100  # a longer folded value is shown by the expression that built it, when shorter
+_MAX_EXAMPLE_TEXT = 400
+_MAX_LOOP = 100
+_BUILTINS = frozenset(dir(builtins))
+_NOT_A_NAME = frozenset({"expected", "expect", "exp", "want", "wanted", "result", "res", "actual", "out", "output",
+                         "answer", "self", "_", "got", "value", "case", "data", "args", "kwargs", "params"})
+_REGEX_SPECIAL = re.compile(r"[.^$*+?{}\[\]|()\\]")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One example (or a note on why none) for one test case; `test_id` is pytest's id within the file."""
+
+    test_id: str
+    function: str  # the target name it shows ('' when none was found)
+    text: str  # doctest lines, '' when not rendered
+    kind: str  # equal | true | false | approx | raises | property | session | unrendered
+    reason: str = ""
+    args: tuple[Any, ...] = ()  # the folded positional arguments of the call shown, when they fold
+
+
+@dataclass
+class CallSite:
+    """How a target name is called somewhere in the tests: for choosing parameter names."""
+
+    name: str
+    positional: int
+    sources: list[str]  # per position: the test's own name feeding it ('' when a literal)
+    values: list[Any]  # per position: the folded value (Unfoldable class when unknown)
+    keywords: list[str]
+
+
+@dataclass
+class Derivation:
+    targets: dict[str, str]  # the test file's local name -> the target's name
+    cases: list[Case] = field(default_factory=list)
+    calls: list[CallSite] = field(default_factory=list)
+
+
+def derive_cases(test_source: str, module: str, names: list[str], aliases: dict[str, str]) -> Derivation:
+    tree = ast.parse(test_source)
+    targets = {**{n: n for n in names}, **{real: real for real in aliases.values()}, **aliases}
+    result = Derivation(targets)
+    module_values: dict[str, Any] = {}
+    module_nodes: dict[str, ast.expr] = {}
+    fixtures = Fixtures()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            module_nodes[node.targets[0].id] = node.value
+            try:
+                module_values[node.targets[0].id] = Folder(module_values).fold(node.value)
+            except Unfoldable:
+                pass
+        elif isinstance(node, ast.FunctionDef):
+            fixtures.add(node)
+    context = _Context(module, targets, module_values, module_nodes, result)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+            context.test(node, "", [], fixtures)
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            class_fixtures = Fixtures(dict(fixtures.nodes))
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    class_fixtures.add(item)
+            layers = context.layers(node.decorator_list)
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name.startswith("test"):
+                    context.test(item, f"{node.name}::", layers, class_fixtures)
+    return result
+
+
+@dataclass
+class _Context:
+    module: str
+    targets: dict[str, str]
+    values: dict[str, Any]
+    nodes: dict[str, ast.expr]
+    out: Derivation
+
+    def layers(self, decorators: list[ast.expr]) -> list[list[ParamSet]]:
+        """parametrize rows per decorator, bottom-up (the order pytest applies them)."""
+        found = []
+        for dec in reversed(decorators):
+            if isinstance(dec, ast.Call) and is_marker(dec, "parametrize"):
+                try:
+                    found.append(expand_parametrize(dec, Folder(self.values), self.nodes))
+                except (Unfoldable, TypeError):
+                    found.append([ParamSet("?", {}, f"its parametrize {ast.unparse(dec)[:50]}")])
+        return found
+
+    def test(self, fn: ast.FunctionDef, prefix: str, class_layers: list[list[ParamSet]], fixtures: Fixtures) -> None:
+        for row in combine(self.layers(fn.decorator_list) + class_layers):
+            test_id = f"{prefix}{fn.name}" + (f"[{row.id}]" if row.id else "")
+            if row.problem:
+                self.out.cases.append(Case(test_id, "", "", "unrendered", f"cannot fold {row.problem}"))
+                continue
+            walk = _Walk(self, test_id, dict(self.values) | row.values)
+            for arg in fn.args.args:
+                if arg.arg == "self" or arg.arg in row.values:
+                    continue
+                try:
+                    walk.values[arg.arg] = fixtures.value(arg.arg, Folder(self.values))
+                except Unfoldable as exc:
+                    walk.unknown[arg.arg] = str(exc)
+            self.out.cases.extend(walk.run(fn.body))
+
+
+class _Walk:
+    """One test case: its statements in order, with what each local name stands for."""
+
+    def __init__(self, context: _Context, test_id: str, values: dict[str, Any]) -> None:
+        self.ctx, self.test_id = context, test_id
+        self.values = values
+        self.exprs: dict[str, ast.expr] = {}  # a local's own expression, to show instead of a long value
+        self.symbols: dict[str, ast.expr] = {}  # a local holding what a target call returned
+        self.unknown: dict[str, str] = {}  # a local that cannot be shown, and why
+        self.raises: dict[str, int] = {}  # `as excinfo` -> the index of its raises example
+        self.cases: list[Case] = []
+        self.session_only = False
+        self.bare_calls: list[ast.expr] = []
+
+    def run(self, body: list[ast.stmt]) -> list[Case]:
+        self.block(body)
+        if self.session_only:
+            return [_Session(self).run(body)]
+        if not self.cases and self.bare_calls:
+            return [_Session(self).run(body)]
+        if not self.cases:
+            return [Case(self.test_id, "", "", "unrendered", "no assert on the module's names found")]
+        return self.cases
+
+    def block(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            self.stmt(stmt)
+
+    def stmt(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
+            target = stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target
+            self.assign(target, stmt.value)
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            self.assign(stmt.target, ast.BinOp(ast.Name(stmt.target.id, ast.Load()), stmt.op, stmt.value))
+        elif isinstance(stmt, ast.Assert):
+            self.assertion(stmt.test)
+        elif isinstance(stmt, ast.With):
+            raises = [i for i in stmt.items if isinstance(i.context_expr, ast.Call) and is_marker(i.context_expr, "raises")]
+            if raises:
+                self.raised(raises[0], stmt.body)
+            else:
+                self.block(stmt.body)
+        elif isinstance(stmt, ast.For):
+            self.loop(stmt)
+        elif isinstance(stmt, ast.Expr):
+            self.expression(stmt.value)
+        elif any(isinstance(n, ast.Assert) for n in ast.walk(stmt)):
+            kind = type(stmt).__name__.lower()
+            self.unrendered(f"its asserts sit inside a `{kind}` block", self.first_target(stmt))
+
+    def assign(self, target: ast.expr, value: ast.expr) -> None:
+        for name in [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]:
+            for table in (self.values, self.exprs, self.symbols, self.unknown):
+                table.pop(name, None)
+        if isinstance(target, ast.Attribute | ast.Subscript):
+            self.session_only = True  # `obj.x = 1` changes state a later line reads
+            return
+        try:
+            bind(target, Folder(self.values).fold(value), self.values)
+            if isinstance(target, ast.Name):
+                self.exprs[target.id] = self.subst(value)
+            return
+        except Unfoldable:
+            pass
+        shown = self.subst(value)
+        problem = self.problem(shown)
+        if isinstance(target, ast.Name) and self.first_target(shown) and not problem:
+            self.symbols[target.id] = shown
+            return
+        for name in [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]:
+            self.unknown[name] = problem or f"`{name}` is not a plain value"
+
+    def expression(self, value: ast.expr) -> None:
+        if isinstance(value, ast.Constant):
+            return  # a docstring
+        names = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+        if names & set(self.symbols):
+            self.session_only = True  # `stack.push(1)`: the object changes between the asserts
+        elif self.first_target(value):
+            self.bare_calls.append(value)
+
+    def loop(self, stmt: ast.For) -> None:
+        try:
+            items = list(Folder(self.values).fold(stmt.iter))
+        except (Unfoldable, TypeError):
+            items = None
+        if items is None or len(items) > _MAX_LOOP or stmt.orelse:
+            if any(isinstance(n, ast.Assert) for n in ast.walk(stmt)):
+                self.unrendered(f"its asserts sit in a loop over {ast.unparse(stmt.iter)[:40]}", self.first_target(stmt))
+            return
+        for item in items:
+            try:
+                bind(stmt.target, item, self.values)
+            except Unfoldable:
+                self.unrendered("its loop variables do not unpack", self.first_target(stmt))
+                return
+            self.block(stmt.body)
+
+    def assertion(self, test: ast.expr) -> None:
+        names = {n.id for n in ast.walk(test) if isinstance(n, ast.Name)}
+        for name in names & set(self.raises):
+            index = self.raises[name]
+            case = self.cases[index]
+            detail = ast.unparse(test).replace(f"{name}.value", "error")
+            self.cases[index] = Case(case.test_id, case.function, f"{case.text}  # and {detail}", case.kind,
+                                     case.reason, case.args)
+            return
+        shown = self.subst(test)
+        function = self.first_target(shown)
+        if not function:
+            return  # a check on the test's own data, not on the target
+        problem = self.problem(shown)
+        if problem:
+            self.unrendered(problem, function)
+            return
+        kind, text = example_text(shown, self.ctx.targets)
+        self.add(Case(self.test_id, function, text, kind, "", self.shown_args(shown)))
+
+    def raised(self, item: ast.withitem, body: list[ast.stmt]) -> None:
+        ctx = item.context_expr
+        assert isinstance(ctx, ast.Call)
+        call = next((s.value for s in body if isinstance(s, ast.Expr | ast.Assign | ast.AnnAssign | ast.Return)
+                     and s.value is not None and self.first_target(s.value)), None)
+        if call is None or not ctx.args:
+            self.block(body)
+            return
+        shown = self.subst(call)
+        function = self.first_target(shown)
+        exc = self.subst(ctx.args[0])
+        problem = self.problem(shown) or self.problem(exc)
+        if problem:
+            self.unrendered(problem, function)
+            return
+        line = ast.unparse(exc)
+        match = next((k.value for k in ctx.keywords if k.arg == "match"), None)
+        if match is not None:
+            try:
+                pattern = str(Folder(self.values).fold(match))
+            except Unfoldable:
+                pattern = ast.unparse(match)
+            plain = re.sub(r"\\(.)", r"\1", pattern)
+            special = _REGEX_SPECIAL.search(re.sub(r"\\.", "", pattern))
+            line += f": {plain}" if not special else f": ... (the message matches {pattern!r})"
+        self.add(Case(self.test_id, function, f">>> {ast.unparse(shown)}\nTraceback (most recent call last):\n{line}",
+                      "raises", "", self.shown_args(shown)))
+        if isinstance(item.optional_vars, ast.Name):
+            self.raises[item.optional_vars.id] = len(self.cases) - 1
+
+    def add(self, case: Case) -> None:
+        if len(case.text) > _MAX_EXAMPLE_TEXT:
+            case = Case(case.test_id, case.function, "", "unrendered", "its example is too long to show")
+        self.cases.append(case)
+
+    def unrendered(self, reason: str, function: str) -> None:
+        self.cases.append(Case(self.test_id, function, "", "unrendered", reason))
+
+    def first_target(self, node: ast.AST) -> str:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and sub.id in self.ctx.targets:
+                return self.ctx.targets[sub.id]
+            if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == self.ctx.module:
+                return sub.attr
+        return ""
+
+    def problem(self, node: ast.expr, allowed: frozenset[str] = frozenset()) -> str:
+        """Why `node` cannot stand alone in an example ('' when it can)."""
+        approx = {id(n.func.value if isinstance(n.func, ast.Attribute) else n.func) for n in ast.walk(node)
+                  if isinstance(n, ast.Call) and dotted(n.func) in ("approx", "pytest.approx")}
+        for name in free_names(node, skip=approx):
+            if name in self.ctx.targets.values() or name in allowed:
+                continue
+            if name in self.unknown:
+                return self.unknown[name]
+            if name not in _BUILTINS:
+                return f"it uses `{name}`"
+        return ""
+
+    def shown_args(self, node: ast.expr) -> tuple[Any, ...]:
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in self.ctx.targets.values():
+                try:
+                    return tuple(Folder({}).fold(a) for a in call.args)
+                except Unfoldable:
+                    return ()
+        return ()
+
+    def subst(self, node: ast.expr, symbols: bool = True, record: bool = True) -> ast.expr:
+        return _Substitute(self, symbols, record).visit(copy_node(node))
+
+
+class _Substitute(ast.NodeTransformer):
+    """Locals -> their values (or short expressions), aliases -> target names, `mod.f` -> `f`;
+    records each target call's argument names and values for the signature."""
+
+    def __init__(self, walk: _Walk, symbols: bool, record: bool) -> None:
+        self.walk, self.use_symbols, self.record = walk, symbols, record
+        self.bound: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        w = self.walk
+        if not isinstance(node.ctx, ast.Load) or node.id in self.bound:
+            return node
+        if node.id in w.ctx.targets:
+            return ast.Name(w.ctx.targets[node.id], ast.Load())
+        if node.id in w.values:
+            text = literal_text(w.values[node.id])
+            own = ast.unparse(w.exprs[node.id]) if node.id in w.exprs else None
+            if text is not None and (len(text) <= _MAX_VALUE_TEXT or own is None or len(own) >= len(text)):
+                return ast.parse(text, mode="eval").body
+            if own is not None:
+                return copy_node(w.exprs[node.id])
+        if self.use_symbols and node.id in w.symbols:
+            return copy_node(w.symbols[node.id])
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+        if isinstance(node.value, ast.Name) and node.value.id == self.walk.ctx.module:
+            return ast.Name(node.attr, ast.Load())
+        self.generic_visit(node)
+        return node
+
+    def _comprehension(self, node: ast.AST) -> ast.AST:
+        before = set(self.bound)
+        for gen in getattr(node, "generators", []):
+            self.bound |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+        if isinstance(node, ast.Lambda):
+            self.bound |= {a.arg for a in node.args.args}
+        self.generic_visit(node)
+        self.bound = before
+        return node
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_Lambda = _comprehension
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        w = self.walk
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if (
+            isinstance(func, ast.Attribute) and dotted(func.value) == w.ctx.module) else ""
+        if self.record and (name in w.ctx.targets or (isinstance(func, ast.Attribute) and name)):
+            sources = [a.id if isinstance(a, ast.Name) and a.id not in _NOT_A_NAME else "" for a in node.args]
+            self.generic_visit(node)
+            values: list[Any] = []
+            for arg in node.args:
+                try:
+                    values.append(Folder({}).fold(arg))
+                except Unfoldable:
+                    values.append(Unfoldable)
+            real = w.ctx.targets.get(name, name)
+            w.ctx.out.calls.append(CallSite(real, len(node.args), sources, values,
+                                            [k.arg for k in node.keywords if k.arg]))
+            return node
+        self.generic_visit(node)
+        return node
+
+
+class _Session:
+    """A test that builds state step by step, as one doctest session."""
+
+    def __init__(self, walk: _Walk) -> None:
+        self.walk = walk
+        self.defined: set[str] = set()
+
+    def run(self, body: list[ast.stmt]) -> Case:
+        w = self.walk
+        lines: list[str] = []
+        try:
+            for stmt in body:
+                lines += self.stmt(stmt)
+        except Unfoldable as exc:
+            return Case(w.test_id, w.first_target(ast.Module(body, [])), "", "unrendered", str(exc))
+        function = w.first_target(ast.Module(body, []))
+        text = "\n".join(lines)
+        if len(text) > _MAX_EXAMPLE_TEXT or not lines:
+            return Case(w.test_id, function, "", "unrendered", "its steps are too long to show")
+        return Case(w.test_id, function, text, "session")
+
+    def show(self, node: ast.expr) -> ast.expr:
+        shown = self.walk.subst(node, symbols=False, record=False)
+        problem = self.walk.problem(shown, frozenset(self.defined))
+        if problem:
+            raise Unfoldable(problem)
+        return shown
+
+    def stmt(self, stmt: ast.stmt) -> list[str]:
+        w = self.walk
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            return []
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name) and target.id in w.values and target.id not in w.symbols:
+                try:
+                    Folder(w.values).fold(stmt.value)
+                    return []  # a plain value: substituted where it is used
+                except Unfoldable:
+                    pass
+            text = f">>> {ast.unparse(target if isinstance(target, ast.Name) else self.show(target))} = " \
+                   f"{ast.unparse(self.show(stmt.value))}"
+            self.defined |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+            return [text]
+        if isinstance(stmt, ast.Expr):
+            return [f">>> {ast.unparse(self.show(stmt.value))}"]
+        if isinstance(stmt, ast.Assert):
+            kind, text = example_text(self.show(stmt.test), w.ctx.targets)
+            return text.splitlines()
+        if isinstance(stmt, ast.With) and stmt.items and isinstance(stmt.items[0].context_expr, ast.Call) \
+                and is_marker(stmt.items[0].context_expr, "raises") and stmt.body:
+            exc = ast.unparse(self.show(stmt.items[0].context_expr.args[0]))
+            first = stmt.body[0]
+            call = first.value if isinstance(first, ast.Expr | ast.Assign) else None
+            if call is None:
+                raise Unfoldable("a pytest.raises block it cannot show")
+            return [f">>> {ast.unparse(self.show(call))}", "Traceback (most recent call last):", exc]
+        raise Unfoldable(f"a `{type(stmt).__name__.lower()}` statement it cannot show")
+
+
+def example_text(test: ast.expr, targets: dict[str, str]) -> tuple[str, str]:
+    """(kind, doctest lines) for an assert's (substituted) test expression."""
+    names = set(targets.values())
+
+    def has_target(node: ast.AST) -> bool:
+        return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+
+    def is_call(node: ast.AST) -> bool:
+        return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
+
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        left, op, right = test.left, test.ops[0], test.comparators[0]
+        if isinstance(op, ast.Eq | ast.Is) and has_target(right) and not has_target(left):
+            left, right = right, left
+        if isinstance(op, ast.Eq) and isinstance(right, ast.Call) and dotted(right.func).endswith("approx") \
+                and right.args:
+            tolerance = ", ".join(f"{k.arg}={ast.unparse(k.value)}" for k in right.keywords if k.arg in ("rel", "abs"))
+            return "approx", f">>> {ast.unparse(left)}\n{ast.unparse(right.args[0])}  # approximately " \
+                             f"({tolerance or 'rel=1e-06'})"
+        if isinstance(op, ast.Eq) and not has_target(right):
+            return ("equal" if is_call(left) else "property"), f">>> {ast.unparse(left)}\n{ast.unparse(right)}"
+        if isinstance(op, ast.Is) and isinstance(right, ast.Constant) and isinstance(right.value, bool):
+            return ("true" if right.value else "false"), f">>> {ast.unparse(left)}\n{right.value}"
+        inner = left.args[0] if isinstance(left, ast.Call) and dotted(left.func) == "abs" and left.args else None
+        if isinstance(op, ast.Lt | ast.LtE) and isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Sub) \
+                and has_target(inner.left) and not has_target(inner.right):
+            return "approx", f">>> {ast.unparse(inner.left)}\n{ast.unparse(inner.right)}  # approximately " \
+                             f"(abs={ast.unparse(right)})"
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return ("false" if is_call(test.operand) else "property"), f">>> {ast.unparse(test.operand)}\nFalse"
+    return ("true" if is_call(test) else "property"), f">>> {ast.unparse(test)}\nTrue"
+
+
+def free_names(node: ast.AST, skip: set[int] | None = None) -> list[str]:
+    """Names `node` reads that nothing inside it binds (comprehension targets, lambda arguments);
+    `skip` holds the ids of Name nodes to leave out (`pytest` in `pytest.approx`)."""
+    bound: set[str] = set()
+    for sub in ast.walk(node):
+        for gen in getattr(sub, "generators", []):
+            bound |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+        if isinstance(sub, ast.Lambda):
+            bound |= {a.arg for a in sub.args.args}
+    found = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id not in bound and sub.id not in found \
+                and id(sub) not in (skip or set()):
+            found.append(sub.id)
+    return found
+
+
+def copy_node(node: ast.expr) -> ast.expr:
+    return ast.parse(ast.unparse(node), mode="eval").body

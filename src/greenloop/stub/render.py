@@ -1,0 +1,141 @@
+"""From test cases to stub text: parameter names, the examples that fit the budget, and notes.
+
+Parameter names come from keyword arguments in calls, else from the test's own names that feed the
+call (parametrize arguments, fixtures, locals), else from the values' types (`text`, `n`, `x`,
+`items`). When a file has more cases than the budget holds, the most diverse are kept: one per test
+function and kind of example first, then empty inputs, errors, extreme arguments and distinct
+results; the rest are counted in a comment (failing ones are shown in the feedback).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from greenloop.stub.cases import CallSite, Case
+from greenloop.stub.fold import Unfoldable
+
+BUDGET_CHARS = 1600  # about 450 tokens of examples: the embedded model's 4k context also holds code and feedback
+
+
+def kind_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "flag"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, int):
+        return "n"
+    if isinstance(value, float):
+        return "x"
+    if isinstance(value, bytes):
+        return "data"
+    if isinstance(value, list | tuple | set | frozenset):
+        return "items"
+    if isinstance(value, dict):
+        return "mapping"
+    return ""
+
+
+def parameters(name: str, calls: list[CallSite]) -> list[str]:
+    sites = [c for c in calls if c.name == name]
+    arity = max((c.positional for c in sites), default=0)
+    by_keyword: list[Counter[str]] = [Counter() for _ in range(arity)]
+    by_source: list[Counter[str]] = [Counter() for _ in range(arity)]
+    by_kind: list[Counter[str]] = [Counter() for _ in range(arity)]
+    keywords: list[str] = []
+    for site in sites:
+        for j, word in enumerate(site.keywords):
+            if site.positional + j < arity:
+                by_keyword[site.positional + j][word] += 1
+            if word not in keywords:
+                keywords.append(word)
+        for i in range(site.positional):
+            if site.sources[i]:
+                by_source[i][site.sources[i]] += 1
+            if site.values[i] is not Unfoldable and kind_name(site.values[i]):
+                by_kind[i][kind_name(site.values[i])] += 1
+    chosen: list[str] = []
+    for i in range(arity):
+        word = next((w for votes in (by_keyword[i], by_source[i]) for w, _ in votes.most_common()
+                     if w not in chosen), "")
+        # Type names may repeat (`text1, text2`); the test's own names are taken once each.
+        chosen.append(word or next((w for w, _ in by_kind[i].most_common()), "arg"))
+    counts = Counter(chosen)
+    numbered: Counter[str] = Counter()
+    params = []
+    for word in chosen:
+        if counts[word] > 1:
+            numbered[word] += 1
+            word = f"{word}{numbered[word]}"
+        params.append(word)
+    return params + [f"{k}=None" for k in keywords if k not in params]
+
+
+def _features(case: Case, extremes: dict[str, tuple[Any, Any]]) -> set[tuple[str, ...]]:
+    base = case.test_id.split("[", 1)[0]
+    found = {("test", base), ("kind", case.function, case.kind)}
+    last = case.text.splitlines()[-1] if case.text else ""
+    if case.kind == "raises":
+        found.add(("error", last))
+    if any(v in ("", 0, None) or (isinstance(v, list | tuple | dict | set) and not v) for v in case.args):
+        found.add(("empty", case.function))
+    if case.args and case.function in extremes and case.args[0] in extremes[case.function]:
+        found.add(("extreme", case.function, repr(case.args[0])))
+    if case.kind in ("equal", "true", "false"):
+        found.add(("result", case.function, last))
+    return found
+
+
+def select(cases: list[Case], budget: int = BUDGET_CHARS) -> list[Case]:
+    """The rendered cases to show, in file order: all when they fit, else the most diverse that fit."""
+    shown = [c for c in cases if c.text]
+    unique: dict[str, Case] = {}
+    for case in shown:
+        unique.setdefault(case.text, case)
+    pool = list(unique.values())
+    if sum(len(c.text) + 5 for c in pool) <= budget:
+        return pool
+    extremes: dict[str, tuple[Any, Any]] = {}
+    for function in {c.function for c in pool}:
+        firsts = [c.args[0] for c in pool if c.function == function and c.args
+                  and isinstance(c.args[0], int | float | str) and not isinstance(c.args[0], bool)]
+        same = [v for v in firsts if type(v) is type(firsts[0])] if firsts else []
+        if same:
+            def size(v: Any) -> Any:
+                return len(v) if isinstance(v, str) else v
+            extremes[function] = (min(same, key=size), max(same, key=size))
+    covered: set[tuple[str, ...]] = set()
+    picked: list[Case] = []
+    used = 0
+    remaining = list(pool)
+    while remaining:
+        best = max(remaining, key=lambda c: (len(_features(c, extremes) - covered), -len(c.text), -pool.index(c)))
+        remaining.remove(best)
+        if used + len(best.text) + 5 > budget:
+            continue
+        picked.append(best)
+        used += len(best.text) + 5
+        covered |= _features(best, extremes)
+    return sorted(picked, key=pool.index)
+
+
+def docstring(lines: list[str], indent: str = "    ") -> str:
+    body = "\n".join(lines).replace("\n", "\n" + indent)
+    return f'{indent}"""\n{indent}{body}\n{indent}"""\n'
+
+
+def notes(cases: list[Case], shown: list[Case]) -> list[str]:
+    """Comments for the cases of one name that the stub does not show."""
+    texts = {c.text for c in shown}
+    out = [f"# Not shown: {c.test_id} ({c.reason})." for c in cases if not c.text]
+    hidden = sorted({c.test_id for c in cases if c.text and c.text not in texts})
+    if hidden:
+        out.append(f"# {len(hidden)} more test case{'s' if len(hidden) > 1 else ''} not shown here for brevity "
+                   "(a failing one is shown in the test results).")
+    return _short(out)
+
+
+def _short(lines: list[str], limit: int = 8) -> list[str]:
+    if len(lines) <= limit:
+        return lines
+    return [*lines[: limit - 1], f"# ... and {len(lines) - limit + 1} more cases not shown (see the tests)."]
