@@ -6,7 +6,7 @@ PYTHON ?= python3
 # llama-cpp-python compiles from source where no wheel fits (about 5 minutes on 2 cores).
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: demo test lint typecheck unit sandbox clean
+.PHONY: demo test lint typecheck unit sandbox browser clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,24 @@ sandbox:
 		echo "warning: bubblewrap is not installed and cannot be installed here; candidates will run without a sandbox" >&2; \
 	fi
 
+# Debian's chromium: the report's tests drive it headless through Playwright (which cannot download its own).
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then \
+		(sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+	else \
+		echo "warning: chromium is not installed and cannot be installed here; the report's browser tests will be skipped" >&2; \
+	fi
+
 demo: $(VENV)/.installed sandbox
 	@rm -rf demo-output && mkdir -p demo-output && cp examples/demo/test_*.py demo-output/
 	$(VENV)/bin/greenloop solve --tests demo-output/test_temperature.py --target demo-output/temperature.py \
 		--max-iterations 80 --max-seconds 240 --db demo-output/runs.db
 	@echo "--- demo-output/temperature.py, written by the loop:" && cat demo-output/temperature.py
+	@$(VENV)/bin/greenloop report last --db demo-output/runs.db -o demo-output/report.html >/dev/null \
+		&& echo "--- how it converged: open demo-output/report.html"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -39,7 +52,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-unit: $(VENV)/.installed sandbox
+unit: $(VENV)/.installed sandbox browser
 	$(VENV)/bin/pytest
 
 test: lint typecheck unit

@@ -121,9 +121,22 @@ class StoreError(BadInput):
 LAST = "last"  # accepted wherever a run or bench id is: the newest one
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open (creating if needed) the store at `path` and bring its schema up to date."""
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed) the store at `path` and bring its schema up to date.
+
+    `readonly` opens an existing store for reading only (the live view): nothing is created or migrated,
+    and the typed reads fill columns an older schema lacks with their defaults.
+    """
     path = Path(path)
+    if readonly:
+        try:
+            db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False,
+                                 isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("SELECT 1 FROM runs LIMIT 1")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the run store at {path}: {exc}; set --db or GREENLOOP_DB") from None
+        return db
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
@@ -162,9 +175,9 @@ class AttemptRecord:
 
 
 class Store:
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, readonly: bool = False) -> None:
         self.path = Path(path) if path else default_path()
-        self.db = connect(self.path)
+        self.db = connect(self.path, readonly=readonly)
 
     def close(self) -> None:
         self.db.close()

@@ -10,7 +10,7 @@ import argparse
 import signal
 import sys
 
-from greenloop.cli import bench, fix, runs, solve
+from greenloop.cli import bench, fix, report, runs, solve
 from greenloop.cli.common import fail
 from greenloop.errors import (
     EXIT_BAD_INPUT,
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix.register(commands)
     runs.register(commands)
     bench.register(commands)
+    report.register(commands)
     return parser
 
 
