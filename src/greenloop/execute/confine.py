@@ -32,11 +32,15 @@ import errno
 import functools
 import os
 import platform
+import zlib
 from typing import Any
 
 from greenloop.execute.outcome import ExecutorError
 
 IN_SANDBOX_VAR = "GREENLOOP_IN_SANDBOX"
+# Set by EXEC_SNIPPET to name the filter it loaded: a process that inherited exactly this filter
+# (and cannot have shed it) need not load it again.
+_LOADED_VAR = "GREENLOOP_SECCOMP"
 
 _PR_SET_DUMPABLE = 4
 _PR_GET_DUMPABLE = 3
@@ -71,7 +75,7 @@ _PERSONALITY_FLAGS = (0x0040000, 0x0100000, 0x0200000, 0x0400000, 0x0800000, 0x8
 # does not fork itself (a worker, `greenloop fix`'s test command) gets the filter. Stdlib only, no
 # site: it costs one bare interpreter start. Failures say `bwrap:` like bubblewrap's own, which is
 # how callers tell a sandbox failure from the command's.
-EXEC_SNIPPET = """import ctypes, os, sys
+EXEC_SNIPPET = """import ctypes, os, sys, zlib
 bpf = bytes.fromhex(sys.argv[1])
 libc = ctypes.CDLL(None, use_errno=True)
 libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
@@ -80,6 +84,7 @@ class Prog(ctypes.Structure):
 prog = Prog(len(bpf) // 8, bpf)
 if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.addressof(prog), 0, 0):
     sys.exit("bwrap: the seccomp filter could not be loaded: " + os.strerror(ctypes.get_errno()))
+os.environ["GREENLOOP_SECCOMP"] = f"{zlib.crc32(bpf):08x}-{len(bpf)}"
 try:
     os.execvp(sys.argv[2], sys.argv[2:])
 except OSError as exc:
@@ -170,13 +175,28 @@ def _load(bpf: bytes) -> None:
         raise ConfinementError(f"the kernel refused the seccomp filter: {os.strerror(err)}")
 
 
+def _marker(bpf: bytes) -> str:
+    return f"{zlib.crc32(bpf):08x}-{len(bpf)}"
+
+
+@functools.lru_cache(maxsize=1)
+def _prepared() -> tuple[bytes | str, bool]:
+    """(the filter or why there is none, whether this process already runs under exactly it).
+    Computed once, in the trusted process when it calls harden_trusted(), so that a forked
+    candidate touches as little as possible (each first write to a page copies it)."""
+    bpf = _build_bpf()
+    inherited = (isinstance(bpf, bytes) and os.environ.get(_LOADED_VAR) == _marker(bpf)
+                 and _prctl(_PR_GET_SECCOMP) == _SECCOMP_MODE_FILTER)
+    return bpf, inherited
+
+
 def harden_trusted() -> None:
     """Make this trusted process unreachable by same-uid candidates (no ptrace, no `/proc/PID/fd`,
     `/proc/PID/environ` or `/proc/PID/mem`), and prepare the candidate filter. Call it early in
     the worker/judge, before any candidate is forked. Raises `ConfinementError` inside the sandbox
     when the candidate filter cannot be built."""
     _prctl(_PR_SET_DUMPABLE, 0)
-    bpf = _build_bpf()
+    bpf, _inherited = _prepared()
     if isinstance(bpf, str) and in_sandbox():
         raise ConfinementError(bpf)
 
@@ -188,7 +208,11 @@ def confine_candidate() -> None:
     what it can."""
     _prctl(_PR_SET_NO_NEW_PRIVS, 1)
     _prctl(_PR_SET_DUMPABLE, 0)
-    bpf = _build_bpf()
+    bpf, inherited = _prepared()
+    if inherited:
+        # In force since the sandbox's first process (sandbox_command) and never removable: loading
+        # it again would cost ~300 us in the kernel and double its cost on every later system call.
+        return
     if isinstance(bpf, str):
         if in_sandbox():
             raise ConfinementError(bpf)
