@@ -69,10 +69,12 @@ def solve(
     db: str | Path | None = None, strategy: str = "revise", strategy_params: Mapping[str, Any] | None = None,
     write_best: bool = False,
     limits: Limits | None = None, workers: int = 1, seed: int = 0,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None, parallel: int | None = None,
 ) -> Result:
     """Write `target` until the tests in `tests` pass. Raises TaskError / ModelError for bad input."""
     task = Task.from_files(tests, target, spec, spec_file)
+    if parallel is not None and parallel < 1:
+        raise TaskError("--parallel must be at least 1")
     the_strategy = STRATEGIES.create(strategy, strategy_params)
     the_model = load_model(model, base_url=base_url) if isinstance(model, str) else model
     the_model.check()
@@ -84,7 +86,7 @@ def solve(
 
     try:
         engine = Engine(task, the_model, pool, store, the_strategy, budget or Budget(),
-                        verify=verify, on_progress=on_progress, seed=seed)
+                        verify=verify, on_progress=on_progress, seed=seed, model_parallel=parallel)
         result = engine.run()
     except ExecutorError as exc:
         raise ExecutorError(f"the sandbox failed: {exc}") from exc

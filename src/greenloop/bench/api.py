@@ -17,7 +17,7 @@ def bench(
     strategy: str = "tree", strategy_params: Mapping[str, Any] | None = None, max_calls: int = 50,
     max_seconds: float = 900.0, problems: str | None = None, limit: int | None = None, tests: str = "full",
     seed: int = 0, workers: int = 1, jobs: int = 1, db: str | Path | None = None, fresh: bool = False,
-    on_result: Callable[[ProblemResult], None] | None = None,
+    on_result: Callable[[ProblemResult], None] | None = None, parallel: int | None = None,
 ) -> BenchRun:
     """Measure `strategy` on `benchmark` (or resume the same bench); `model="canonical"` replays the
     reference solutions. Raises BadInput for an unknown benchmark, strategy, parameter or selection."""
@@ -25,7 +25,8 @@ def bench(
         raise TaskError("--max-seconds must be positive")
     spec = model if isinstance(model, str) else model.name
     params = tuple(sorted((str(k), str(v)) for k, v in (strategy_params or {}).items()))
-    config = BenchConfig(benchmark, spec, strategy, max_calls, tests, seed, max_seconds, workers, jobs, params)
+    config = BenchConfig(benchmark, spec, strategy, max_calls, tests, seed, max_seconds, workers, jobs, params,
+                         parallel)
     chosen = BENCHMARKS.create(benchmark)
     selected = chosen.select(chosen.problems(), problems, limit)
     the_model: Model | None = None

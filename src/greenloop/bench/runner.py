@@ -23,7 +23,7 @@ from greenloop.bench.registry import BenchProblem
 from greenloop.execute import CollectionError, Limits, TestSuite, WorkerPool
 from greenloop.loop.engine import Engine, RunStatus
 from greenloop.loop.strategies import STRATEGIES, Strategy
-from greenloop.models import Completion, Message, Model, PromptStyle, Usage
+from greenloop.models import Capabilities, Completion, Message, Model, PromptStyle, Usage
 from greenloop.store import Store
 from greenloop.task import Budget, Task, TaskError
 
@@ -46,6 +46,9 @@ class BenchConfig:
     # The strategy's parameters (`--set width=4`): part of the key, so a resumed bench never reuses
     # results of the same strategy run with other settings.
     strategy_params: tuple[tuple[str, str], ...] = ()
+    # Model calls in flight (None: what the model declares). Part of the key when set: strategies
+    # fill wider rounds, so results differ.
+    parallel: int | None = None
 
     def __post_init__(self) -> None:
         self.make_strategy()  # an unknown strategy or parameter is bad input before any problem runs
@@ -55,6 +58,8 @@ class BenchConfig:
             raise TaskError("--max-calls must be at least 1")
         if self.workers < 1 or self.jobs < 1:
             raise TaskError("--workers and --jobs must be at least 1")
+        if self.parallel is not None and self.parallel < 1:
+            raise TaskError("--parallel must be at least 1")
 
     def make_strategy(self) -> Strategy:
         return STRATEGIES.create(self.strategy, dict(self.strategy_params))
@@ -65,6 +70,8 @@ class BenchConfig:
         fields = {k: v for k, v in asdict(self).items() if k not in ("workers", "jobs")}
         if not self.strategy_params:
             del fields["strategy_params"]  # the key of benches recorded before strategies had parameters
+        if self.parallel is None:
+            del fields["parallel"]  # likewise before --parallel
         return json.dumps(fields, sort_keys=True)
 
 
@@ -90,6 +97,7 @@ class ProblemResult:
     exec_seconds: float
     repair_seconds: float = 0.0
     message: str = ""
+    cost: float = 0.0  # USD
 
 
 @dataclass
@@ -106,6 +114,7 @@ class ReplayModel:
     """`--model canonical`: replies with the problem's reference solution, every time."""
 
     prompt_style: PromptStyle = "examples"
+    capabilities = Capabilities(max_parallel=1, prompt_style="examples")
 
     def __init__(self, code: str) -> None:
         self.name = "canonical"
@@ -133,7 +142,7 @@ def _pool(task: Task, workers: int) -> WorkerPool:
 
 
 def solve_problem(problem: BenchProblem, config: BenchConfig, model: Model, store: Store,
-                  model_parallel: int = 1) -> ProblemResult:
+                  model_parallel: int | None = None) -> ProblemResult:
     task = problem.task(config.tests)
     pool = _pool(task, config.workers)
     try:
@@ -156,7 +165,7 @@ def solve_problem(problem: BenchProblem, config: BenchConfig, model: Model, stor
         problem.task_id, result.status.value, solved, green, result.run_id, result.model_calls,
         result.calls_to_green, result.green_kind, result.repairs, result.tests_passed, result.tests_total,
         hidden_passed, hidden_total, result.prompt_tokens, result.completion_tokens, result.seconds,
-        result.model_seconds, result.exec_seconds, result.repair_seconds, result.message,
+        result.model_seconds, result.exec_seconds, result.repair_seconds, result.message, result.cost,
     )
 
 
@@ -198,8 +207,7 @@ def run_bench(config: BenchConfig, problems: list[BenchProblem], *, db: str | Pa
         try:
             the_model = ReplayModel(problem.reference) if config.model == "canonical" else model
             assert the_model is not None, "run_bench needs a model unless config.model is canonical"
-            parallel = config.workers if config.model not in ("local",) and not config.model.startswith("local:") else 1
-            result = solve_problem(problem, config, the_model, own, parallel)
+            result = solve_problem(problem, config, the_model, own, config.parallel)
             if result.status == RunStatus.INTERRUPTED.value:
                 stop.set()
                 return
@@ -257,6 +265,7 @@ def summary(run: BenchRun) -> dict[str, Any]:
         "repairs_run": sum(r.repairs for r in rows),
         "prompt_tokens": sum(r.prompt_tokens for r in rows),
         "completion_tokens": sum(r.completion_tokens for r in rows),
+        "cost": round(sum(r.cost for r in rows), 6),
         "seconds": round(run.seconds, 2), "model_seconds": round(model_seconds, 2),
         "exec_seconds": round(sum(r.exec_seconds for r in rows), 2),
         "repair_seconds": round(sum(r.repair_seconds for r in rows), 2),

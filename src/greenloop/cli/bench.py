@@ -28,6 +28,7 @@ def register(commands: Any) -> None:
                    help="a strategy parameter, e.g. --set width=4 (repeatable; part of the resume key)")
     p.add_argument("--max-calls", type=int, default=50, help="model calls per problem (default 50)")
     p.add_argument("--max-seconds", type=float, default=900, help="wall-clock budget per problem (default 900)")
+    p.add_argument("--parallel", type=int, metavar="N", help="model calls in flight per problem (default: what the model serves)")
     p.add_argument("--problems", help="problem indices and ranges, e.g. 0-39 or 0-9,20")
     p.add_argument("--limit", type=int, help="only the first N of the selected problems")
     p.add_argument("--tests", default="full", help="full: the loop sees every test; visible: only the docstring's "
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                     strategy_params=parse_settings(args.settings), max_calls=args.max_calls,
                     max_seconds=args.max_seconds, problems=args.problems, limit=args.limit, tests=args.tests,
                     seed=args.seed, workers=args.workers, jobs=args.jobs, db=args.db, fresh=args.fresh,
-                    on_result=progress)
+                    on_result=progress, parallel=args.parallel)
     except GreenloopError as exc:
         return _error(str(exc), exit_code(exc))
     data = summary(run)

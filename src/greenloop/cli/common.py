@@ -34,5 +34,6 @@ def terminal_safe(text: str) -> str:
 def progress_line(p: Progress) -> str:
     return (
         f"iteration {p.iteration}/{p.max_iterations} · best {p.best_passed}/{p.total} tests · "
-        f"last {p.last_passed}/{p.total} · {p.prompt_tokens + p.completion_tokens:,} tokens · {p.elapsed:.1f}s"
+        f"last {p.last_passed}/{p.total} · {p.prompt_tokens + p.completion_tokens:,} tokens · "
+        + (f"${p.cost:.4f} · " if p.cost else "") + f"{p.elapsed:.1f}s"
     )

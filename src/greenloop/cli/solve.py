@@ -28,6 +28,8 @@ def register(commands: Any) -> None:
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL or OpenAI)")
     p.add_argument("--max-iterations", type=int, default=50, help="model calls before giving up (default 50)")
     p.add_argument("--max-seconds", type=float, default=600, help="wall-clock budget (default 600)")
+    p.add_argument("--max-cost", type=float, metavar="USD", help="stop once the model calls cost this much (US dollars)")
+    p.add_argument("--parallel", type=int, metavar="N", help="model calls in flight at once (default: what the model serves)")
     p.add_argument("--strategy", default="revise", help=f"search strategy: {' | '.join(STRATEGIES.names())} (default revise)")
     p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE",
                    help="a strategy parameter, e.g. --set width=4 (repeatable)")
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             status.update(progress_line(p))
 
     try:
-        budget = Budget(args.max_iterations, args.max_seconds)
+        budget = Budget(args.max_iterations, args.max_seconds, args.max_cost)
         if status is not None:
             status.start()
         try:
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
                 base_url=args.base_url, budget=budget, db=args.db, strategy=args.strategy,
                 strategy_params=parse_settings(args.settings),
                 write_best=args.write_best, workers=args.workers, seed=args.seed, on_progress=progress,
+                parallel=args.parallel,
             )
         finally:
             if status is not None:
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(
             f"[{colour}]{result.status.value}[/]: {result.message} · best {result.tests_passed}/{result.tests_total} "
             f"tests · {result.model_calls} model calls · {result.prompt_tokens + result.completion_tokens:,} tokens "
-            f"· {result.seconds:.1f}s · run {result.run_id}"
+            + (f"· ${result.cost:.4f} " if result.cost else "") + f"· {result.seconds:.1f}s · run {result.run_id}"
         )
         if result.status is RunStatus.GREEN:
             console.print(f"wrote {args.target}")

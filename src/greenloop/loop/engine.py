@@ -1,15 +1,18 @@
 """The engine: owns budgets, stopping, recording, concurrency and the final verification of green.
 
 It depends only on the seams: a `Model`, an `Executor`, a `Strategy`, the `Store`, and a
-`verify` callable that re-runs a candidate in a fresh sandbox. A strategy proposes a round; the
-engine issues the round's model calls (up to `model_parallel` at once) and runs each candidate on
-one of `workers` executor threads as soon as it arrives, so executions overlap the next call.
-How a run ended is data (`RunStatus`), never an exception that escapes.
+`verify` callable that re-runs a candidate in a fresh sandbox. A strategy proposes a round (at
+least `parallel` model requests wide, when it takes a `width`); the engine keeps up to `parallel`
+model calls in flight (by default what the model declares it serves at once) and runs each
+candidate on one of `workers` executor threads as soon as it arrives, so executions overlap the
+next calls. Budgets: model calls, seconds and dollars. How a run ended is data (`RunStatus`),
+never an exception that escapes; a model call that failed for good is recorded as an attempt.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,7 +25,7 @@ from greenloop.loop.extract import extract_code, normalise
 from greenloop.loop.feedback import render_feedback
 from greenloop.loop.result import Progress, Result, RunStatus
 from greenloop.loop.strategies import Attempt, Proposal, Strategy, best_attempt
-from greenloop.models import Completion, Model, ModelError, ScriptExhausted, Usage
+from greenloop.models import Completion, Model, ModelCallFailed, ModelError, ScriptExhausted, Usage, capabilities_of
 from greenloop.store import AttemptRecord, Store
 from greenloop.stub import imported_names
 from greenloop.task import Budget, Task
@@ -51,18 +54,25 @@ class Engine:
     def __init__(self, task: Task, model: Model, executor: Executor, store: Store, strategy: Strategy,
                  budget: Budget, *, verify: Callable[[str], Outcome] | None = None,
                  on_progress: Callable[[Progress], None] | None = None, seed: int = 0,
-                 max_tokens: int = 640, workers: int = 1, model_parallel: int = 1, kind: str = "solve") -> None:
+                 max_tokens: int = 640, workers: int = 1, model_parallel: int | None = None,
+                 kind: str = "solve") -> None:
         self.task, self.model, self.executor, self.store = task, model, executor, store
         self.strategy, self.budget, self.verify = strategy, budget, verify
         self.on_progress = on_progress
         self.seed, self.max_tokens, self.kind = seed, max_tokens, kind
-        self.workers, self.model_parallel = max(1, workers), max(1, model_parallel)
+        self.workers = max(1, workers)
+        self.model_parallel = max(1, model_parallel or capabilities_of(model).max_parallel)
+        try:
+            self._takes_width = "width" in inspect.signature(strategy.propose).parameters
+        except (TypeError, ValueError):
+            self._takes_width = False
         self.required = imported_names(ast.parse(task.test_source), task.target_module)[0]
 
     def run(self) -> Result:
         run_id = self.store.start_run(
             kind=self.kind, tests_path=str(self.task.tests_path), target=str(self.task.target_path),
-            spec=self.task.spec, model=self.model.name, strategy=self.strategy.name, budget=asdict(self.budget),
+            spec=self.task.spec, model=self.model.name, strategy=self.strategy.name,
+            budget={**asdict(self.budget), "parallel": self.model_parallel},
         )
         result = Result(run_id, RunStatus.EXHAUSTED, "")
         self.started = time.monotonic()
@@ -90,24 +100,32 @@ class Engine:
                 model_calls=result.model_calls, tests_passed=result.tests_passed, tests_total=result.tests_total,
                 prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
                 seconds=result.seconds, model_seconds=result.model_seconds, best_attempt=result.best_attempt,
-                finished=time.time(),
+                cost=result.cost, finished=time.time(),
             )
         return result
 
-    def _out_of_budget(self, calls: int) -> str:
+    def _out_of_budget(self, calls: int, cost: float) -> str:
         if calls >= self.budget.max_iterations:
             return f"no green candidate after {calls} model calls"
         if time.monotonic() - self.started >= self.budget.max_seconds:
             return f"no green candidate within {self.budget.max_seconds:g}s"
+        if self.budget.max_cost is not None and cost >= self.budget.max_cost:
+            return f"no green candidate within ${self.budget.max_cost:g} (spent ${cost:.4f})"
         return ""
+
+    def _propose(self, history: list[Attempt]) -> list[Proposal]:
+        style = capabilities_of(self.model).prompt_style
+        if self._takes_width:
+            return self.strategy.propose(self.task, style, history, width=self.model_parallel)  # type: ignore[call-arg]
+        return self.strategy.propose(self.task, style, history)
 
     def _loop(self, result: Result, history: list[Attempt], calls: ThreadPoolExecutor,
               runs: ThreadPoolExecutor) -> Ending:
         seen: dict[str, Outcome] = {}
         while True:
-            if why := self._out_of_budget(result.model_calls):
+            if why := self._out_of_budget(result.model_calls, result.cost):
                 return RunStatus.EXHAUSTED, why
-            proposals = self.strategy.propose(self.task, self.model.prompt_style, history)
+            proposals = self._propose(history)
             if not proposals:
                 return RunStatus.EXHAUSTED, f"the {self.strategy.name} strategy stopped after {result.model_calls} model calls"
             ending = self._round(proposals, result, history, seen, calls, runs)
@@ -138,7 +156,7 @@ class Engine:
         while True:
             in_flight = sum(1 for v in pending.values() if isinstance(v, Proposal))
             while ending is None and asks and in_flight < self.model_parallel \
-                    and not self._out_of_budget(result.model_calls + in_flight):
+                    and not self._out_of_budget(result.model_calls + in_flight, result.cost):
                 proposal = asks.popleft()
                 seed = self.seed + result.model_calls + in_flight
                 pending[calls.submit(self._complete, proposal, seed)] = proposal
@@ -154,10 +172,20 @@ class Engine:
                     except ScriptExhausted as exc:
                         ending = ending or (RunStatus.EXHAUSTED, str(exc))
                         continue
+                    except ModelCallFailed as exc:
+                        # The other calls in flight still finish and are recorded; then the run ends.
+                        self._record(_Job(item, Completion("", Usage(retries=exc.retries)), None, result.model_calls),
+                                     "error", result, history, feedback=str(exc))
+                        result.retries += exc.retries
+                        ending = ending or (RunStatus.ERROR, str(exc))
+                        continue
+                    usage = completion.usage
                     result.model_calls += 1
-                    result.prompt_tokens += completion.usage.prompt_tokens
-                    result.completion_tokens += completion.usage.completion_tokens
-                    result.model_seconds += completion.usage.seconds
+                    result.prompt_tokens += usage.prompt_tokens
+                    result.completion_tokens += usage.completion_tokens
+                    result.model_seconds += usage.seconds
+                    result.cost += usage.cost
+                    result.retries += usage.retries
                     job = _Job(item, completion, extract_code(completion.text, self.required, self.task.stub),
                                result.model_calls)
                     if job.code is None:
@@ -205,11 +233,11 @@ class Engine:
         how = "by local repair " if result.green_kind == "repair" else ""
         return RunStatus.GREEN, f"green {how}after {job.calls} model calls"
 
-    def _record(self, job: _Job, kind: str, result: Result, history: list[Attempt]) -> bool:
-        """Append the attempt to the store and the history; True when it is green."""
+    def _record(self, job: _Job, kind: str, result: Result, history: list[Attempt], feedback: str = "") -> bool:
+        """Append the attempt to the store and the history (with what its call cost); True when it is green."""
         outcome, proposal, usage = job.outcome, job.proposal, job.completion.usage
-        feedback = NO_CODE_FEEDBACK if job.code is None else "" if outcome and outcome.green else \
-            render_feedback(outcome) if outcome else ""
+        feedback = feedback or (NO_CODE_FEEDBACK if job.code is None else "" if outcome and outcome.green else
+                                render_feedback(outcome) if outcome else "")
         result.iterations += 1
         if kind == "repair":
             result.repairs += 1
@@ -221,6 +249,7 @@ class Engine:
             total=outcome.total if outcome else 0, green=bool(outcome and outcome.green), feedback=feedback,
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
             model_seconds=usage.seconds, exec_seconds=job.exec_seconds if kind != "duplicate" else 0.0, parent=parent,
+            cost=usage.cost,
         ))
         history.append(Attempt(result.iterations, job.code, outcome, feedback, parent, record_id, kind))
         self._report(result, history)
@@ -234,5 +263,5 @@ class Engine:
             iteration=result.model_calls, max_iterations=self.budget.max_iterations,
             best_passed=max(best.passed, 0) if best else 0, total=result.tests_total,
             last_passed=max(history[-1].passed, 0), prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens, elapsed=time.monotonic() - self.started,
+            completion_tokens=result.completion_tokens, elapsed=time.monotonic() - self.started, cost=result.cost,
         ))

@@ -23,6 +23,7 @@ class Progress:
     prompt_tokens: int
     completion_tokens: int
     elapsed: float
+    cost: float = 0.0  # USD so far
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Result:
     exec_seconds: float = 0.0
     repairs: int = 0  # candidates made without the model and executed
     repair_seconds: float = 0.0  # executing them
+    cost: float = 0.0  # USD, from the model's price (0 for local models)
+    retries: int = 0  # model requests retried (rate limits, server errors, timeouts)
     calls_to_green: int | None = None  # model calls spent when the green candidate was made
     green_kind: str = ""  # "model" | "repair"
     best_code: str | None = None
@@ -51,5 +54,5 @@ class Result:
             "run_id": self.run_id, "status": self.status.value, "iterations": self.iterations,
             "model_calls": self.model_calls, "tests_passed": self.tests_passed, "tests_total": self.tests_total,
             "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-            "seconds": round(self.seconds, 3), "target": target, "message": self.message,
+            "cost": round(self.cost, 6), "retries": self.retries, "seconds": round(self.seconds, 3), "target": target, "message": self.message,
         }

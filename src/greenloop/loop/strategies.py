@@ -58,6 +58,9 @@ class Proposal:
 
 
 class Strategy(Protocol):
+    """`propose` may also take `width`, the model calls the engine keeps in flight (`--parallel`):
+    a strategy that accepts it fills a round with at least that many model requests."""
+
     name: str
 
     def propose(self, task: Task, style: PromptStyle, history: list[Attempt]) -> list[Proposal]: ...
@@ -81,15 +84,17 @@ class ReviseStrategy:
         self.base_temperature = base_temperature
         self.fresh_temperature = fresh_temperature
 
-    def propose(self, task: Task, style: PromptStyle, history: list[Attempt]) -> list[Proposal]:
+    def propose(self, task: Task, style: PromptStyle, history: list[Attempt], width: int = 1) -> list[Proposal]:
+        fresh = Proposal(first_messages(task, style), self.fresh_temperature)
         best = best_attempt(history)
         if best is None or best.code is None:
-            return [Proposal(first_messages(task, style), self.fresh_temperature)]
+            return [fresh] * width
         stagnant = history[-1].n - best.n
-        if stagnant % 2 == 1:
-            return [Proposal(first_messages(task, style), self.fresh_temperature)]
         temperature = min(1.0, self.base_temperature + 0.1 * min(stagnant // 2, 4))
-        return [Proposal(revision_messages(task, style, best.code, best.feedback), temperature, best)]
+        revision = Proposal(revision_messages(task, style, best.code, best.feedback), temperature, best)
+        # A wider round alternates the two, each call with its own seed.
+        pair = (fresh, revision) if stagnant % 2 == 1 else (revision, fresh)
+        return [pair[i % 2] for i in range(width)]
 
 
 class SampleStrategy:
@@ -102,8 +107,8 @@ class SampleStrategy:
         self.temperature = temperature
         self.round_size = round_size
 
-    def propose(self, task: Task, style: PromptStyle, history: list[Attempt]) -> list[Proposal]:
-        return [Proposal(first_messages(task, style), self.temperature) for _ in range(self.round_size)]
+    def propose(self, task: Task, style: PromptStyle, history: list[Attempt], width: int = 1) -> list[Proposal]:
+        return [Proposal(first_messages(task, style), self.temperature)] * max(self.round_size, width)
 
 
 class SingleStrategy:

@@ -41,10 +41,11 @@ class TreeStrategy:
         self._rounds = 0
         self._cases: dict[str, tuple[str, str]] | None = None
 
-    def propose(self, task: Task, style: PromptStyle, history: list[Attempt]) -> list[Proposal]:
+    def propose(self, task: Task, style: PromptStyle, history: list[Attempt], width: int = 1) -> list[Proposal]:
+        width = max(self.width, width)  # as many model calls as the engine keeps in flight
         nodes = [a for a in history if a.code is not None and a.outcome is not None and a.kind != "duplicate"]
         if not nodes:
-            return [Proposal(first_messages(task, style), self.fresh_temperature) for _ in range(self.width)]
+            return [Proposal(first_messages(task, style), self.fresh_temperature) for _ in range(width)]
         repairs = self._renames(task, nodes) + self._repair(task, nodes)
         if repairs:
             return repairs  # a round of its own: cheap edits run before the next model call is spent
@@ -60,7 +61,7 @@ class TreeStrategy:
         temperature = min(1.1, self.fresh_temperature + 0.3 * dup_rate)
         proposals.append(Proposal(first_messages(task, style), temperature))
         cases = self._test_cases(task)
-        while len(proposals) < self.width:
+        while len(proposals) < width:
             shown = _failing(ranked[:3], cases, self._rounds, self.examples)
             self._rounds += 1
             messages = examples_messages(task, style, shown) if shown else first_messages(task, style)
