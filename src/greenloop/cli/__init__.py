@@ -10,6 +10,7 @@ import argparse
 import signal
 import sys
 
+from greenloop import config
 from greenloop.cli import bench, fix, report, runs, solve
 from greenloop.cli.common import fail
 from greenloop.errors import (
@@ -25,6 +26,9 @@ from greenloop.errors import (
 )
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_BUG", "EXIT_FAILURE", "EXIT_GREEN", "EXIT_INTERRUPTED", "EXIT_NOT_GREEN", "main"]
+
+
+CONFIGURED = ("solve", "fix", "bench")  # the commands config files fill (greenloop.config)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
+        if args.command in CONFIGURED:
+            settings = config.load()
+            config.apply(args, config.explicit(parser, sys.argv[1:] if argv is None else argv), settings)
+            config.install_prices(settings)
         return int(args.handler(args))
     except KeyboardInterrupt:
         print("greenloop: interrupted", file=sys.stderr)
