@@ -32,7 +32,7 @@ def test_module_import_style_and_keywords_and_classes() -> None:
     )
     stub = derive_stub(tests, "shapes")
     ast.parse(stub)
-    assert "def area(n1, n2, unit=None):" in stub  # two ints: named by type, numbered, never a stray letter
+    assert "def area(n1, n2, unit):" in stub  # two ints: named by type and numbered; `unit` always passed
     assert "class Square:" in stub
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from greenloop.stub.examples import MAX_EXAMPLE_TEXT, Session, copy_node, example_text, free_names
-from greenloop.stub.fold import Folder, Unfoldable, bind, literal_text
+from greenloop.stub.fold import Folder, Ref, Unfoldable, bind, literal_text
 from greenloop.stub.params import Fixtures, ParamSet, combine, dotted, expand_parametrize, is_marker
 
 _MAX_VALUE_TEXT = 100  # a longer folded value is shown by the expression that built it, when shorter
@@ -62,7 +62,7 @@ def derive_cases(test_source: str, module: str, names: list[str], aliases: dict[
     tree = ast.parse(test_source)
     targets = {**{n: n for n in names}, **{real: real for real in aliases.values()}, **aliases}
     result = Derivation(targets)
-    module_values: dict[str, Any] = {}
+    module_values: dict[str, Any] = {local: Ref(real) for local, real in targets.items()}
     module_nodes: dict[str, ast.expr] = {}
     fixtures = Fixtures()
     for node in tree.body:
@@ -286,6 +286,8 @@ class _Walk:
         for sub in ast.walk(node):
             if isinstance(sub, ast.Name) and sub.id in self.ctx.targets:
                 return self.ctx.targets[sub.id]
+            if isinstance(sub, ast.Name) and isinstance(self.values.get(sub.id), Ref):
+                return str(self.values[sub.id].name)
             if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == self.ctx.module:
                 return sub.attr
         return ""
@@ -312,16 +314,22 @@ class _Walk:
                     return ()
         return ()
 
-    def subst(self, node: ast.expr, symbols: bool = True, record: bool = True) -> ast.expr:
-        return _Substitute(self, symbols, record).visit(copy_node(node))
+    def subst(self, node: ast.expr, symbols: bool = True, record: bool = True,
+              keep: frozenset[str] = frozenset()) -> ast.expr:
+        """`node` with the test's names replaced by what they stand for (except `keep`), and what
+        then folds to a short literal folded (`'z' * 10` -> `'zzzzzzzzzz'`)."""
+        shown = _Substitute(self, symbols, record, keep).visit(copy_node(node))
+        folded = _FoldConstants(frozenset(self.ctx.targets.values()) | keep).visit(shown)
+        assert isinstance(folded, ast.expr)
+        return folded
 
 
 class _Substitute(ast.NodeTransformer):
     """Locals -> their values (or short expressions), aliases -> target names, `mod.f` -> `f`;
     records each target call's argument names and values for the signature."""
 
-    def __init__(self, walk: _Walk, symbols: bool, record: bool) -> None:
-        self.walk, self.use_symbols, self.record = walk, symbols, record
+    def __init__(self, walk: _Walk, symbols: bool, record: bool, keep: frozenset[str]) -> None:
+        self.walk, self.use_symbols, self.record, self.keep = walk, symbols, record, keep
         self.bound: set[str] = set()
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
@@ -330,6 +338,10 @@ class _Substitute(ast.NodeTransformer):
             return node
         if node.id in w.ctx.targets:
             return ast.Name(w.ctx.targets[node.id], ast.Load())
+        if node.id in self.keep:
+            return node
+        if node.id in w.values and isinstance(w.values[node.id], Ref):
+            return ast.Name(w.values[node.id].name, ast.Load())
         if node.id in w.values:
             text = literal_text(w.values[node.id])
             own = ast.unparse(w.exprs[node.id]) if node.id in w.exprs else None
@@ -365,7 +377,9 @@ class _Substitute(ast.NodeTransformer):
         name = func.id if isinstance(func, ast.Name) else func.attr if (
             isinstance(func, ast.Attribute) and dotted(func.value) == w.ctx.module) else ""
         if self.record and (name in w.ctx.targets or (isinstance(func, ast.Attribute) and name)):
-            sources = [a.id if isinstance(a, ast.Name) and a.id not in _NOT_A_NAME else "" for a in node.args]
+            # The tests' own names for the arguments, but not constants (`LOREM`) or `expected`-like words.
+            sources = [a.id if isinstance(a, ast.Name) and a.id not in _NOT_A_NAME and not a.id.isupper() else ""
+                       for a in node.args]
             self.generic_visit(node)
             values: list[Any] = []
             for arg in node.args:
@@ -379,3 +393,21 @@ class _Substitute(ast.NodeTransformer):
             return node
         self.generic_visit(node)
         return node
+
+
+class _FoldConstants(ast.NodeTransformer):
+    """Folds the largest subexpressions free of target names to short literals."""
+
+    def __init__(self, keep: frozenset[str]) -> None:
+        self.keep = keep
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, ast.expr) and not isinstance(node, ast.Constant | ast.Name) and not any(
+                isinstance(n, ast.Name) and n.id in self.keep for n in ast.walk(node)):
+            try:
+                text = literal_text(Folder({}).fold(node))
+            except Unfoldable:
+                text = None
+            if text is not None and len(text) <= _MAX_VALUE_TEXT:
+                return ast.parse(text, mode="eval").body
+        return super().visit(node)

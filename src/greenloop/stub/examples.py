@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from greenloop.stub.fold import Folder, Unfoldable
+from greenloop.stub.fold import Unfoldable
 from greenloop.stub.params import dotted, is_marker
 
 if TYPE_CHECKING:
@@ -25,10 +25,14 @@ class Session:
     def __init__(self, walk: _Walk) -> None:
         self.walk = walk
         self.defined: set[str] = set()
+        self.assigned: frozenset[str] = frozenset()
 
     def run(self, body: list[ast.stmt]) -> tuple[str, str]:
         """(doctest lines, '') or ('', why it cannot be shown)."""
         lines: list[str] = []
+        # The session's own variables stay variables: a later line may read what a call changed in them.
+        self.assigned = frozenset(n.id for stmt in body for n in ast.walk(stmt)
+                                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
         try:
             for stmt in body:
                 lines += self.stmt(stmt)
@@ -40,7 +44,7 @@ class Session:
         return text, ""
 
     def show(self, node: ast.expr) -> ast.expr:
-        shown = self.walk.subst(node, symbols=False, record=False)
+        shown = self.walk.subst(node, symbols=False, record=False, keep=self.assigned)
         problem = self.walk.problem(shown, frozenset(self.defined))
         if problem:
             raise Unfoldable(problem)
@@ -52,12 +56,6 @@ class Session:
             return []
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             target = stmt.targets[0]
-            if isinstance(target, ast.Name) and target.id in w.values and target.id not in w.symbols:
-                try:
-                    Folder(w.values).fold(stmt.value)
-                    return []  # a plain value: substituted where it is used
-                except Unfoldable:
-                    pass
             text = f">>> {ast.unparse(target if isinstance(target, ast.Name) else self.show(target))} = " \
                    f"{ast.unparse(self.show(stmt.value))}"
             self.defined |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}

@@ -22,6 +22,22 @@ class Unfoldable(Exception):
     """The expression is outside the folded subset (or would grow too large)."""
 
 
+class Ref:
+    """A name the tests import from the target, as a value (`parametrize("func", [mean, median])`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Ref) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
@@ -51,7 +67,7 @@ _METHODS = {
     "startswith", "endswith", "count", "find", "index", "format", "swapcase", "keys", "values", "items",
     "copy", "get",
 }
-_PLAIN_TYPES = (str, bytes, int, float, complex, bool, type(None), dict, list, tuple, set, frozenset, slice)
+_PLAIN_TYPES = (str, bytes, int, float, complex, bool, type(None), dict, list, tuple, set, frozenset, slice, Ref)
 
 
 def _size(value: Any) -> int:

@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from greenloop.stub.fold import Folder, Unfoldable, bind
+from greenloop.stub.fold import Folder, Ref, Unfoldable, bind
 
 
 @dataclass
@@ -41,6 +41,8 @@ def _idval(value: Any, argname: str, idx: int) -> str:
         return value.decode("ascii", "backslashreplace")
     if value is None or isinstance(value, int | float | complex | bool):
         return str(value)
+    if isinstance(value, Ref):
+        return value.name  # pytest uses a function's __name__
     return f"{argname}{idx}"
 
 

@@ -68,7 +68,9 @@ def parameters(name: str, calls: list[CallSite]) -> list[str]:
             numbered[word] += 1
             word = f"{word}{numbered[word]}"
         params.append(word)
-    return params + [f"{k}=None" for k in keywords if k not in params]
+    # A keyword every call passes has no default the tests could show.
+    always = {k for k in keywords if all(k in site.keywords for site in sites)}
+    return params + [k if k in always else f"{k}=None" for k in keywords if k not in params]
 
 
 def _features(case: Case, extremes: dict[str, tuple[Any, Any]]) -> set[tuple[str, ...]]:
