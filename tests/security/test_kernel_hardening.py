@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from greenloop.execute import Limits, TestSuite, WorkerPool
-from greenloop.execute.sandbox import bwrap_argv, bwrap_problem, sandbox_command
+from greenloop.execute.sandbox import bwrap_argv, bwrap_problem, sandbox_command, sandbox_owner
 
 pytestmark = pytest.mark.skipif(bool(bwrap_problem()), reason=f"needs bubblewrap: {bwrap_problem()}")
 
@@ -171,6 +171,11 @@ def test_seccomp_denies_escape_calls_with_eperm() -> None:
     # Inside the sandbox the filter is on every process, candidate or not (sandbox_command).
     boxed = _escape_calls("plain", in_sandbox=True)
     assert {n: boxed[n] for n in names} == dict.fromkeys(names, "EPERM"), boxed
+    # And on a candidate the worker forked (the worker loaded it first thing: confine_sandbox).
+    run_probe("import ctypes\ndef attack():\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+              "    if libc.unshare(0x10000000) == 0 or ctypes.get_errno() != 1:\n        return 'escaped'\n"
+              "    status = open('/proc/self/status').read()\n"
+              "    return 'contained' if 'Seccomp:\\t2' in status else 'escaped'\n")
 
 
 def _host_view(processes: int = 2) -> dict[int, str]:
@@ -265,3 +270,32 @@ def test_guarantees_inside_the_sandbox_match_the_kernels_view() -> None:
     report = json.loads(proc.stdout)
     assert report["in_sandbox"] is True and report["seccomp_filter_in_force"] is True, report
     assert report["no_new_privs"] is True and report["uid"] != "0", report
+
+
+def test_repo_mode_contract_writable_copy_extra_options_and_command(tmp_path: Path) -> None:
+    """How `greenloop fix` uses the sandbox: a private copy bound read-write at another path, more
+    bubblewrap options after the prefix, the command through sandbox_command(); as root, the copy
+    is chowned to sandbox_owner() so the unprivileged uid can write there, and only there."""
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "module.py").write_text("x = 1\n")
+    owner = sandbox_owner()
+    if owner is not None:
+        for path in (copy, copy / "module.py"):
+            os.chown(path, *owner)
+    target = "/srv/greenloop-repo"
+    prefix = bwrap_argv((), ((str(copy), target, True),))
+    at = prefix.index("--chdir")
+    del prefix[at:at + 2]
+    prefix += ["--setenv", "GREENLOOP_RUN_MARK", "42", "--unsetenv", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+               "--chdir", target]
+    code = ("import os\nopen('made-by-test.txt', 'w').write(os.environ['GREENLOOP_RUN_MARK'])\n"
+            "print(os.getcwd(), 'PYTEST_DISABLE_PLUGIN_AUTOLOAD' in os.environ, open('/proc/self/status').read().count('Seccomp:\\t2'))\n"
+            "try:\n    open('/usr/pwned', 'w')\nexcept OSError as exc:\n    print('blocked', exc.errno)\n")
+    proc = subprocess.run(prefix + sandbox_command([sys.executable, "-c", code]), capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [target, "False", "1", "blocked", "30"], proc.stdout  # 30: EROFS
+    assert (copy / "made-by-test.txt").read_text() == "42"
+    if owner is not None:
+        assert (copy / "made-by-test.txt").stat().st_uid == owner[0]

@@ -224,6 +224,16 @@ def confine_candidate() -> None:
             raise
 
 
+def confine_sandbox() -> None:
+    """Put the sandbox's filter on this process, as EXEC_SNIPPET does for other commands: the
+    first thing a sandboxed worker does (its candidates then inherit it). Raises
+    `ConfinementError` when the filter cannot be built or loaded."""
+    _prctl(_PR_SET_NO_NEW_PRIVS, 1)
+    _load(filter_bpf())
+    os.environ[_LOADED_VAR] = _marker(filter_bpf())
+    _prepared.cache_clear()
+
+
 def seccomp_mode() -> int:
     """0 no seccomp, 1 strict, 2 filter: this process's state as the kernel reports it."""
     try:

@@ -178,11 +178,15 @@ def tmpfs_used_bytes() -> int:
     return used
 
 
-def sandbox_command(argv: list[str]) -> list[str]:
+def sandbox_command(argv: list[str], loads_filter: bool = False) -> list[str]:
     """The command to append to `bwrap_argv()`'s prefix: `argv`, run under the seccomp filter and,
     when greenloop runs as root, as the unprivileged host uid (no capabilities, no supplementary
-    groups, empty bounding set)."""
-    command = [sys.executable, "-I", "-S", "-c", confine.EXEC_SNIPPET, confine.filter_bpf().hex(), *argv]
+    groups, empty bounding set). `loads_filter`: `argv` is a Python process that calls
+    `confine.confine_sandbox()` before anything else, so no loader is put in front of it."""
+    if loads_filter:
+        command = list(argv)
+    else:
+        command = [sys.executable, "-I", "-S", "-c", confine.EXEC_SNIPPET, confine.filter_bpf().hex(), *argv]
     owner = sandbox_owner()
     if owner is None:
         return command
@@ -215,15 +219,21 @@ def bwrap_problem() -> str:
 _warned = False
 
 
-def worker_command(extra_rw: tuple[str, ...] = ()) -> tuple[list[str], bool]:
-    """The argv that starts a worker, and whether it is sandboxed."""
+def worker_command(extra_rw: tuple[str, ...] = (), entry: str = "greenloop.execute.worker",
+                   tmp_bytes: int = DEFAULT_TMP_BYTES) -> tuple[list[str], bool]:
+    """The argv that starts a worker (`entry`'s `main()`), and whether it is sandboxed. Sandboxed,
+    the worker loads the seccomp filter itself before importing anything else (saving the
+    separate exec that `sandbox_command` uses for other commands)."""
     global _warned
     package_parent = str(Path(greenloop.__file__).resolve().parent.parent)
-    boot = f"import sys; sys.path.insert(0, {package_parent!r}); from greenloop.execute.worker import main; main()"
-    python = [sys.executable, "-I", "-c", boot]
+    path = f"import sys; sys.path.insert(0, {package_parent!r}); "
+    boot = f"from {entry} import main; main()"
     problem = bwrap_problem()
     if not problem:
-        return bwrap_argv(extra_rw) + sandbox_command(python), True
+        confined = path + "from greenloop.execute.confine import confine_sandbox; confine_sandbox(); " + boot
+        python = [sys.executable, "-I", "-c", confined]
+        return bwrap_argv(extra_rw, tmp_bytes=tmp_bytes) + sandbox_command(python, loads_filter=True), True
+    python = [sys.executable, "-I", "-c", path + boot]
     if not _warned and problem != "GREENLOOP_SANDBOX=none":
         _warned = True
         warnings.warn(
