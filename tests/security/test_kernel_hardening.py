@@ -244,6 +244,11 @@ def test_tmp_is_size_limited() -> None:
     proc = sandboxed(code, tmp_bytes=8 * 1024 * 1024)
     assert proc.stdout.startswith("ENOSPC"), proc.stdout + proc.stderr
     assert int(proc.stdout.split()[1]) <= 8
+    # What is held there is visible to the worker's memory accounting (sandbox.tmpfs_used_bytes).
+    counted = sandboxed("from greenloop.execute.sandbox import tmpfs_used_bytes\nbefore = tmpfs_used_bytes()\n"
+                        "open('/dev/shm/x', 'wb').write(b'x' * (3 << 20))\nopen('/tmp/y', 'wb').write(b'y' * (2 << 20))\n"
+                        "print(tmpfs_used_bytes() - before)\n")
+    assert (5 << 20) <= int(counted.stdout) < (6 << 20), counted.stdout + counted.stderr
 
 
 def test_humaneval_data_is_hidden() -> None:

@@ -167,7 +167,10 @@ def shm_bytes(tmp_bytes: int = DEFAULT_TMP_BYTES) -> int:
 
 
 def tmpfs_used_bytes() -> int:
-    """Bytes held in the sandbox's private tmpfs mounts; call it inside the sandbox."""
+    """Bytes held in the sandbox's private tmpfs mounts (0 outside the sandbox, where `/tmp` is
+    the host's and not the candidate's alone)."""
+    if not confine.in_sandbox():
+        return 0
     used = 0
     for mount in TMPFS_MOUNTS:
         try:
