@@ -317,3 +317,19 @@ class TestC:
     pytest_ids = [line.split("::", 1)[1] for line in collected.splitlines() if line.startswith("test_ids.py::")]
     assert len(pytest_ids) == 16
     assert [c.test_id for c in plan_stub(tests, "m").cases] == pytest_ids
+
+
+def test_quotes_and_backslashes_in_examples_read_back_exactly() -> None:
+    header = "from csvline import split\n\n"
+    bodies = [
+        "def test_quotes():\n    assert split('\"say \"\"hi\"\"\",x') == ['say \"hi\"', 'x']\n",
+        "def test_escapes():\n    assert split('a\\\\tb\\n') == ['a\\\\tb']\n",
+        "def test_both():\n    assert split(\"'''\") == ['\"\"\"']\n",
+    ]
+    for source in [header + body for body in bodies] + [header + "\n".join(bodies)]:
+        stub = derive_stub(source, "csvline")
+        node = ast.parse(stub).body[0]
+        assert isinstance(node, ast.FunctionDef)
+        shown = [case.text for case in plan_stub(source, "csvline").cases]
+        assert len(shown) == source.count("assert ")
+        assert ast.get_docstring(node) == "\n".join(shown), stub

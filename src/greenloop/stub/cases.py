@@ -110,8 +110,9 @@ class _Context:
         return found
 
     def test(self, fn: ast.FunctionDef, prefix: str, class_layers: list[list[ParamSet]], fixtures: Fixtures) -> None:
-        for row in combine(self.layers(fn.decorator_list) + class_layers):
-            test_id = f"{prefix}{fn.name}" + (f"[{row.id}]" if row.id else "")
+        layers = self.layers(fn.decorator_list) + class_layers
+        for row in combine(layers):
+            test_id = f"{prefix}{fn.name}" + (f"[{row.id}]" if layers else "")
             if row.problem:
                 self.out.cases.append(Case(test_id, "", "", "unrendered", f"cannot fold {row.problem}"))
                 continue

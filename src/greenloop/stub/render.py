@@ -122,8 +122,16 @@ def select(cases: list[Case], budget: int = BUDGET_CHARS) -> list[Case]:
 
 
 def docstring(lines: list[str], indent: str = "    ") -> str:
-    body = "\n".join(lines).replace("\n", "\n" + indent)
-    return f'{indent}"""\n{indent}{body}\n{indent}"""\n'
+    """The examples as a docstring that reads back as exactly these lines (quotes and backslashes in
+    the examples' literals included), so the stub always parses and doctest sees what the tests say."""
+    body = "\n".join(lines)
+    quote = next((q for q in ('"""', "'''") if q not in body), None)
+    if quote is None:
+        quote, body = '"""', body.replace("\\", "\\\\").replace('"', '\\"')
+    elif "\\" in body:
+        quote = "r" + quote
+    body = body.replace("\n", "\n" + indent)
+    return f'{indent}{quote}\n{indent}{body}\n{indent}{quote[-3:]}\n'
 
 
 def notes(cases: list[Case], shown: list[Case]) -> list[str]:
