@@ -11,7 +11,7 @@ import signal
 import sys
 
 from greenloop import config
-from greenloop.cli import bench, fix, report, runs, solve
+from greenloop.cli import bench, doctor, fix, report, runs, solve
 from greenloop.cli.common import fail
 from greenloop.errors import (
     EXIT_BAD_INPUT,
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.register(commands)
     bench.register(commands)
     report.register(commands)
+    doctor.register(commands)
     return parser
 
 
