@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from greenloop.execute import Limits, TestSuite, WorkerPool
+from greenloop.loop.feedback import render_feedback, unseen_examples
+from greenloop.loop.prompts import with_examples
 from greenloop.stub import derive_stub, plan_stub
+from greenloop.task import Task
 
 
 def test_stub_has_signature_and_examples_from_asserts() -> None:
@@ -333,3 +337,42 @@ def test_quotes_and_backslashes_in_examples_read_back_exactly() -> None:
         shown = [case.text for case in plan_stub(source, "csvline").cases]
         assert len(shown) == source.count("assert ")
         assert ast.get_docstring(node) == "\n".join(shown), stub
+
+
+def test_cases_left_out_of_the_stub_are_shown_in_the_feedback_when_they_fail(tmp_path: Path) -> None:
+    rows = ", ".join(f"({n}, {n * n})" for n in range(60))
+    negatives = ", ".join(str(-n) for n in range(1, 40))
+    tests = (f"import pytest\nfrom sq import square\n\n@pytest.mark.parametrize('n, want', [{rows}])\n"
+             "def test_square(n, want):\n    assert square(n) == want\n\n"
+             f"@pytest.mark.parametrize('n', [{negatives}])\n"
+             "def test_negative(n):\n    with pytest.raises(ValueError, match='negative'):\n        square(n)\n")
+    (tmp_path / "test_sq.py").write_text(tests)
+    task = Task.from_files(tmp_path / "test_sq.py", tmp_path / "sq.py")
+    unseen = unseen_examples(task)
+    hidden = [test for test in unseen if test.startswith("test_negative")]
+    assert hidden and all(unseen[t] not in task.stub for t in hidden)
+    with WorkerPool(TestSuite(task.test_source, task.tests_path.name, "sq"), Limits(timeout=10)) as pool:
+        outcome = pool.run("def square(n):\n    return n * n\n")
+    assert outcome.passed == 60 and outcome.total == 99
+    plain, with_examples = render_feedback(outcome), render_feedback(outcome, unseen)
+    assert "the test's example" not in plain
+    first = with_examples.splitlines()[0]
+    assert first.startswith("- test_negative[") and first.split("[")[1].split("]")[0] in {t[14:-1] for t in hidden}
+    case = first.split(":")[0][2:]
+    assert f"  the test's example:\n    {unseen[case].replace(chr(10), chr(10) + '    ')}" in with_examples
+    assert "ValueError: negative" in with_examples
+
+
+def test_example_pairs_feed_later_prompts_with_their_indentation() -> None:
+    tests = ("import pytest\nfrom roman import to_roman\n\n"
+             "@pytest.mark.parametrize('n, want', [(1, 'I'), (4, 'IV')])\n"
+             "def test_ok(n, want):\n    assert to_roman(n) == want\n\n"
+             "def test_zero():\n    with pytest.raises(ValueError, match='positive'):\n        to_roman(0)\n")
+    pairs = plan_stub(tests, "roman").example_pairs()
+    assert pairs == {"test_ok[1-I]": ("to_roman(1)", "'I'"), "test_ok[4-IV]": ("to_roman(4)", "'IV'"),
+                     "test_zero": ("to_roman(0)", "Traceback (most recent call last):\nValueError: positive")}
+    stub = "def to_roman(n):\n    \"\"\"Roman numerals.\n    \"\"\"\n"
+    shown = with_examples(stub, [pairs["test_zero"], pairs["test_ok[4-IV]"]])
+    assert shown == ("def to_roman(n):\n    \"\"\"Roman numerals.\n    >>> to_roman(0)\n"
+                     "    Traceback (most recent call last):\n    ValueError: positive\n"
+                     "    >>> to_roman(4)\n    'IV'\n    \"\"\"\n")

@@ -59,7 +59,9 @@ def with_examples(stub: str, examples: list[tuple[str, str]]) -> str:
         if closing.strip() not in ('"""', "'''"):
             return stub  # a one-line docstring: leave it alone
         indent = closing[: len(closing) - len(closing.lstrip())]
-        added = [f"{indent}>>> {call}\n{indent}{expected}" for call, expected in examples if call.startswith(node.name + "(")]
+        # An expected traceback spans lines; each keeps the docstring's indent.
+        added = [f"{indent}>>> {call}\n{indent}" + expected.replace("\n", "\n" + indent)
+                 for call, expected in examples if call.startswith(node.name + "(")]
         return "\n".join([*lines[:end], *added, *lines[end:]]) + "\n"
     return stub
 

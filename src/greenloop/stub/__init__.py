@@ -60,6 +60,17 @@ class StubPlan:
         return {test: "\n".join(texts) for test, texts in found.items()}
 
 
+    def example_pairs(self) -> dict[str, tuple[str, str]]:
+        """(call, expected lines) of each test case shown by a single `>>>` line, by test id: what a
+        later prompt adds to the stub (`prompts.with_examples`) for tests a candidate fails."""
+        pairs: dict[str, tuple[str, str]] = {}
+        for case in self.cases:
+            first, _, rest = case.text.partition("\n")
+            if case.text and ">>> " not in rest and case.test_id not in pairs:
+                pairs[case.test_id] = (first.removeprefix(">>> "), rest)
+        return pairs
+
+
 def _lines(text: str) -> str:
     return "\n".join(line.strip() for line in text.splitlines())
 

@@ -4,7 +4,7 @@ Parameter names come from keyword arguments in calls, else from the test's own n
 call (parametrize arguments, fixtures, locals), else from the values' types (`text`, `n`, `x`,
 `items`). When a file has more cases than the budget holds, the most diverse are kept: one per test
 function and kind of example first, then empty inputs, errors, extreme arguments and distinct
-results; the rest are counted in a comment (failing ones are shown in the feedback).
+results, spread over the test functions; the rest are counted in a comment (failing ones are shown in the feedback).
 """
 
 from __future__ import annotations
@@ -110,14 +110,17 @@ def select(cases: list[Case], budget: int = BUDGET_CHARS) -> list[Case]:
     picked: list[Case] = []
     used = 0
     remaining = list(pool)
+    per_test: Counter[str] = Counter()  # picks so far per test function: spread them over all of them
     while remaining:
-        best = max(remaining, key=lambda c: (len(_features(c, extremes) - covered), -len(c.text), -pool.index(c)))
+        best = max(remaining, key=lambda c: (len(_features(c, extremes) - covered),
+                                             -per_test[c.test_id.split("[", 1)[0]], -len(c.text), -pool.index(c)))
         remaining.remove(best)
         if used + len(best.text) + 5 > budget:
             continue
         picked.append(best)
         used += len(best.text) + 5
         covered |= _features(best, extremes)
+        per_test[best.test_id.split("[", 1)[0]] += 1
     return sorted(picked, key=pool.index)
 
 
