@@ -233,10 +233,18 @@ def worker_command(extra_rw: tuple[str, ...] = (), entry: str = "greenloop.execu
     boot = f"from {entry} import main; main()"
     problem = bwrap_problem()
     if not problem:
-        confined = path + "from greenloop.execute.confine import confine_sandbox; confine_sandbox(); " + boot
+        # The worker is handed the filter greenloop generated, loads it before importing anything
+        # else, and never imports libseccomp itself.
+        confined = (path + "from greenloop.execute.confine import confine_sandbox; "
+                    f"confine_sandbox(bytes.fromhex({confine.filter_bpf().hex()!r})); " + boot)
         python = [sys.executable, "-I", "-c", confined]
         return bwrap_argv(extra_rw, tmp_bytes=tmp_bytes) + sandbox_command(python, loads_filter=True), True
-    python = [sys.executable, "-I", "-c", path + boot]
+    try:
+        adopt = ("from greenloop.execute.confine import adopt_filter; "
+                 f"adopt_filter(bytes.fromhex({confine.filter_bpf().hex()!r})); ")
+    except confine.ConfinementError:
+        adopt = ""  # unsandboxed, the filter is best effort
+    python = [sys.executable, "-I", "-c", path + adopt + boot]
     if not _warned and problem != "GREENLOOP_SANDBOX=none":
         _warned = True
         warnings.warn(
