@@ -1,4 +1,4 @@
-"""The private copy, the sandboxed test command, per-test results from junit, and the context the
+"""The private copy, the sandboxed test command, per-test results from the report channel, and the context the
 model is shown: against real git, real pytest and real bubblewrap."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import pytest
 
 from greenloop.execute import Limits, TestStatus
 from greenloop.execute.sandbox import bwrap_problem
-from greenloop.repo.command import Collection, TestCommand, collect, execute
+from greenloop.repo.command import Collection, TestCommand, collect, execute, install_plugin
 from greenloop.repo.context import gather
+from greenloop.repo.interpreter import detect
 from greenloop.repo.runner import Runner, _python_dirs_under
 from greenloop.repo.workspace import Scratch, apply_to_tree, discover
 from test_repo_fix import git, make_repo
@@ -45,13 +46,14 @@ class Setup:
         self.info = discover(root)
         self.scratch = Scratch(self.info)
         self.scratch.snapshot()
+        install_plugin(self.scratch.plugin_dir())
         self.runner = Runner(self.info.root, self.info.cwd, Limits(timeout=30, cpu_seconds=30, memory_mb=4096),
-                             (self.scratch.results,))
+                             detect(root, sys.executable), self.scratch.plugin_dir())
 
     def run(self, *argv: str, collection: Collection | None = None):
         command = TestCommand(argv)
-        collection = collection or collect(command, self.runner, self.scratch.work, self.scratch.results)
-        return collection, execute(command, self.runner, self.scratch.work, self.scratch.results, collection)
+        collection = collection or collect(command, self.runner, self.scratch.work)
+        return collection, execute(command, self.runner, self.scratch.work, collection)
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +82,9 @@ def test_per_test_results_come_from_pytest_and_the_total_survives_dash_x(setup: 
     assert "src/geo/shapes.py:5: in area" in failed.traceback and "site-packages" not in failed.traceback
     _, full = setup.run("pytest", "tests", collection=collection)
     by_id = {t.test_id: t.status for t in full.tests}
-    assert "tests/test_shapes.py::test_hexagon" not in by_id  # skipped: neither passed nor failing
+    assert by_id["tests/test_shapes.py::test_hexagon"] is TestStatus.SKIPPED  # neither passed nor failing
     assert by_id["tests/test_shapes.py::TestCircle::test_perimeter"] is TestStatus.FAILED
-    assert full.passed == 3 and full.total == 5 and not full.green
+    assert full.passed == 3 and full.total == 6 and not full.green
 
 
 def test_deselected_tests_are_not_expected(setup: Setup) -> None:

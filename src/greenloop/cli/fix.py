@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +16,7 @@ from greenloop.loop.engine import RunStatus
 from greenloop.models import ModelError
 from greenloop.repo import FixProgress, RepoError, fix
 from greenloop.repo.api import USAGE
+from greenloop.repo.fixer import plural
 from greenloop.store import StoreError
 from greenloop.task import Budget, TaskError
 
@@ -35,6 +38,16 @@ def register(commands: Any) -> None:
                    help="diff: SEARCH/REPLACE blocks; whole: code blocks merged by definition (default: by model)")
     p.add_argument("--context-tokens", type=int, help="token budget for the files shown (default: by model)")
     p.add_argument("--commit", action="store_true", help="on green, commit the change on the current branch")
+    p.add_argument("--python", metavar="PATH", help="the project's interpreter (default: $VIRTUAL_ENV, .venv/ or "
+                   "venv/ in the repository, else python on PATH)")
+    p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="pass an environment variable to the test command (repeatable); nothing else enters")
+    p.add_argument("--allow", action="append", default=[], metavar="GLOB",
+                   help="let a fix change paths matching GLOB beyond the code the failing tests reach (repeatable)")
+    p.add_argument("-m", "--message", default="", help="the task in words, for the model")
+    p.add_argument("--message-file", metavar="FILE", help="read the task from FILE")
+    p.add_argument("--dry-run", action="store_true", help="print the verified diff; change nothing")
+    p.add_argument("--confirm", action="store_true", help="show the verified diff and ask before applying")
     p.add_argument("--seed", type=int, default=0, help="base sampling seed")
     p.add_argument("--db", help="run store path (default $GREENLOOP_DB or the user data dir)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of progress")
@@ -52,12 +65,29 @@ def run(args: argparse.Namespace) -> int:
     def progress(p: FixProgress) -> None:
         if status is None:
             return
+        if not shown:
+            shown.append(())
+            console.print(f"tests run with {p.python}", highlight=False)
         if p.context and (not shown or shown[-1] != p.context):
             shown.append(p.context)
             console.print(f"context for the model: {', '.join(p.context)}", highlight=False)
         status.update(progress_line(p))
 
+    def confirm(diff: str) -> bool:
+        if status is not None:
+            status.stop()
+        print(diff, flush=True)
+        return input("apply this change? [y/N] ").strip().lower() in ("y", "yes")
+
     try:
+        if args.confirm and not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise TaskError("--confirm needs a terminal to ask on; use --dry-run to only see the change")
+        message = args.message
+        if args.message_file:
+            try:
+                message = Path(args.message_file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise TaskError(f"--message-file: cannot read {args.message_file}: {exc}") from None
         budget = Budget(args.max_iterations, args.max_seconds)
         if args.timeout <= 0:
             raise TaskError("--timeout must be positive")
@@ -69,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
             result = fix(
                 args.command, files=args.files, model=args.model, base_url=args.base_url, budget=budget, db=args.db,
                 commit=args.commit, limits=limits, seed=args.seed, edit_format=args.edit_format,
-                context_tokens=args.context_tokens, on_progress=progress,
+                context_tokens=args.context_tokens, on_progress=progress, python=args.python, env=args.env,
+                allow=args.allow, message=message, dry_run=args.dry_run, confirm=confirm if args.confirm else None,
             )
         finally:
             if status is not None:
@@ -78,13 +109,15 @@ def run(args: argparse.Namespace) -> int:
         return fail(args, str(exc))
     except (ExecutorError, RuntimeError) as exc:
         return fail(args, str(exc), 3)
+    if args.dry_run and result.diff and result.status is RunStatus.GREEN:
+        print(result.diff, end="" if result.diff.endswith("\n") else "\n", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
         colour = "green" if result.status is RunStatus.GREEN else "yellow"
         console.print(
             f"[{colour}]{result.status.value}[/]: {result.message} · best {result.tests_passed}/{result.tests_total} "
-            f"tests · {result.model_calls} model calls · {result.prompt_tokens + result.completion_tokens:,} tokens "
+            f"tests · {plural(result.model_calls, 'model call')} · {result.prompt_tokens + result.completion_tokens:,} tokens "
             f"· {result.seconds:.1f}s · run {result.run_id}", highlight=False,
         )
         if result.status is not RunStatus.GREEN:
@@ -92,5 +125,5 @@ def run(args: argparse.Namespace) -> int:
                      else "no attempt produced a change")
             console.print(f"your working tree is unchanged; {where}", highlight=False)
     if result.status is RunStatus.GREEN:
-        return 0 if result.applied or not result.changed_files else 1
+        return 0 if result.applied or not result.changed_files or args.dry_run else 1
     return {RunStatus.EXHAUSTED: 1, RunStatus.INTERRUPTED: 130, RunStatus.ERROR: 3}[result.status]

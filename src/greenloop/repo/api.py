@@ -7,7 +7,9 @@ is written.
 
 from __future__ import annotations
 
+import os
 import posixpath
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -16,6 +18,8 @@ from greenloop.execute import Limits
 from greenloop.models import Model, load_model
 from greenloop.repo.command import CommandError, TestCommand
 from greenloop.repo.fixer import Fixer, FixOptions, FixProgress, FixResult
+from greenloop.repo.interpreter import detect
+from greenloop.repo.policy import secret_like
 from greenloop.repo.runner import find_program
 from greenloop.repo.workspace import RepoError, RepoInfo, discover
 from greenloop.store import Store
@@ -33,7 +37,36 @@ def _repo_file(info: RepoInfo, name: str) -> str:
         raise RepoError(f"--files: {name} is outside the repository {info.root}") from None
     if not (info.root / rel).is_file():
         raise RepoError(f"--files: no such file in the repository: {name}")
+    if secret_like(rel):
+        raise RepoError(f"--files: {name} looks like it holds secrets; greenloop never shows such files to a model")
     return posixpath.normpath(rel)
+
+
+def parse_env(items: Sequence[str], host: dict[str, str] | None = None) -> dict[str, str]:
+    """`--env NAME=VALUE` or `--env NAME` (its value here) as a dict; raises RepoError for bad ones."""
+    host = dict(os.environ if host is None else host)
+    env: dict[str, str] = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise RepoError(f"--env: {item!r} is not NAME or NAME=VALUE")
+        if not eq:
+            if name not in host:
+                raise RepoError(f"--env {name}: {name} is not set here; give a value with --env {name}=VALUE")
+            value = host[name]
+        env[name] = value
+    return env
+
+
+def _check_program(program: str, info: RepoInfo, bin_dir: str) -> None:
+    where = info.root / info.cwd
+    if not find_program(program, where, bin_dir):
+        raise RepoError(f"command not found: {program} (looked in the interpreter's bin directory, "
+                        "the system PATH and the repository)")
+    if "/" in program:
+        path = where / program if not os.path.isabs(program) else Path(program)
+        if path.is_file() and not os.access(path, os.X_OK):
+            raise RepoError(f"{program} is not executable: chmod +x {program}, or run it through its interpreter")
 
 
 def fix(
@@ -41,16 +74,18 @@ def fix(
     model: str | Model = "local", base_url: str | None = None, budget: Budget | None = None,
     db: str | Path | None = None, commit: bool = False, limits: Limits | None = None, seed: int = 0,
     edit_format: Literal["auto", "diff", "whole"] = "auto", context_tokens: int | None = None,
-    on_progress: Callable[[FixProgress], None] | None = None,
+    on_progress: Callable[[FixProgress], None] | None = None, python: str | None = None,
+    env: Sequence[str] = (), allow: Sequence[str] = (), message: str = "", dry_run: bool = False,
+    confirm: Callable[[str], bool] | None = None, on_start: Callable[[str], None] | None = None,
 ) -> FixResult:
-    """Edit the git repository at `cwd` until `command` passes. Raises RepoError / ModelError for bad input."""
+    """Edit the git repository at `cwd` until `command` passes. Raises RepoError / ModelError for bad input.
+    `on_start` hears which interpreter will run the tests, before anything runs."""
     if not command or not command[0]:
         raise RepoError(USAGE)
     info = discover(cwd)
     test_command = TestCommand(tuple(command))
-    if not find_program(test_command.argv[0], info.root / info.cwd):
-        raise RepoError(f"command not found: {test_command.argv[0]} (looked in the interpreter's bin directory, "
-                        "the system PATH and the repository)")
+    interpreter = detect(info.root, python)
+    _check_program(test_command.argv[0], info, interpreter.bin_dir)
     if edit_format not in ("auto", "diff", "whole"):
         raise RepoError(f"unknown edit format {edit_format!r}; choose auto, diff or whole")
     if context_tokens is not None and context_tokens < 200:
@@ -58,11 +93,12 @@ def fix(
     options = FixOptions(
         files=tuple(dict.fromkeys(_repo_file(info, f) for f in files)),
         budget=budget or Budget(30, 900.0), seed=seed, edit_format=edit_format,
-        context_tokens=context_tokens, commit=commit, **({"limits": limits} if limits else {}),
+        context_tokens=context_tokens, commit=commit, env=parse_env(env), allow=tuple(allow), message=message,
+        dry_run=dry_run, confirm=confirm, **({"limits": limits} if limits else {}),
     )
     the_model = load_model(model, base_url=base_url) if isinstance(model, str) else model
     the_model.check()
-    fixer = Fixer(info, test_command, the_model, options, on_progress)
+    fixer = Fixer(info, test_command, the_model, options, interpreter, on_progress)
     try:
         try:
             fixer.prepare()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from greenloop.execute import Outcome, TestStatus
-from greenloop.repo.junit import frames
+from greenloop.repo.traces import frames
 
 Reader = Callable[[str], "str | None"]
 _TEST_LINES = 30

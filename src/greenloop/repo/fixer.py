@@ -18,15 +18,25 @@ from greenloop.execute import Limits, Outcome
 from greenloop.loop.extract import normalise
 from greenloop.loop.result import Progress, RunStatus
 from greenloop.models import Model, ModelError, ScriptExhausted
-from greenloop.repo.command import Collection, TestCommand, collect, execute
+from greenloop.repo.apply import apply_green
+from greenloop.repo.command import Collection, TestCommand, collect, execute, install_plugin
 from greenloop.repo.context import Context, gather, tokens
+from greenloop.repo.diagnose import missing_module, missing_variable
 from greenloop.repo.edits import apply_reply
+from greenloop.repo.interpreter import Interpreter
+from greenloop.repo.policy import Policy
 from greenloop.repo.prompts import EditFormat, messages, render_outcome
-from greenloop.repo.protect import Protection, command_paths
+from greenloop.repo.protect import command_paths
+from greenloop.repo.reach import build_policy, conflict_markers
 from greenloop.repo.runner import Runner
-from greenloop.repo.workspace import GitError, RepoInfo, Scratch, apply_to_tree, commit, dirty_paths
+from greenloop.repo.screen import screen_all
+from greenloop.repo.workspace import GitError, RepoError, RepoInfo, Scratch, check_state
 from greenloop.store import AttemptRecord, Store
 from greenloop.task import Budget
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @dataclass(frozen=True)
@@ -39,11 +49,17 @@ class FixOptions:
     edit_format: Literal["auto", "diff", "whole"] = "auto"
     context_tokens: int | None = None
     commit: bool = False
+    env: dict[str, str] = field(default_factory=dict)  # --env: the only variables the command sees
+    allow: tuple[str, ...] = ()  # --allow globs: paths a fix may change beyond the default
+    message: str = ""  # -m/--message: the task in words
+    dry_run: bool = False
+    confirm: Callable[[str], bool] | None = None  # asked with the verified diff before applying
 
 
 @dataclass(frozen=True)
 class FixProgress(Progress):
     context: tuple[str, ...] = ()  # the files the model was shown
+    python: str = ""  # the interpreter running the tests
 
 
 @dataclass
@@ -67,11 +83,13 @@ class FixResult:
     commit: str | None = None
     context_files: list[str] = field(default_factory=list)
     best_attempt: int | None = None
+    python: str = ""  # the interpreter that ran the tests
+
 
     def to_json(self) -> dict[str, object]:
         keys = ("run_id", "status", "message", "repo", "command", "iterations", "model_calls", "tests_passed",
                 "tests_total", "prompt_tokens", "completion_tokens", "changed_files", "applied", "commit",
-                "context_files")
+                "context_files", "python")
         data: dict[str, object] = {k: getattr(self, k) for k in keys}
         data["status"] = self.status.value
         data["seconds"] = round(self.seconds, 3)
@@ -97,28 +115,57 @@ class Fixer:
     """One `greenloop fix` run over a prepared private copy."""
 
     def __init__(self, info: RepoInfo, command: TestCommand, model: Model, options: FixOptions,
-                 on_progress: Callable[[FixProgress], None] | None = None) -> None:
+                 interpreter: Interpreter, on_progress: Callable[[FixProgress], None] | None = None) -> None:
         self.info, self.command, self.model, self.options = info, command, model, options
+        self.interpreter = interpreter
         self.on_progress = on_progress
         self.format: EditFormat = (options.edit_format if options.edit_format != "auto"
                                    else "whole" if model.prompt_style == "examples" else "diff")
         self.max_tokens = 768 if self.format == "whole" else 2048
         self.scratch = Scratch(info)
-        self.runner = Runner(info.root, info.cwd, options.limits, (self.scratch.results,))
+        self.runner = Runner(info.root, info.cwd, options.limits, interpreter, self.scratch.plugin_dir(),
+                             options.env)
         self.collection = Collection()
-        self.protect = Protection([], [], lambda p: False)
+        self.protect = Policy()
+        self.baseline: Outcome | None = None
         self.candidates: list[_Candidate] = []
         self.errors: dict[int, str] = {}  # parent n -> why the last reply built on it could not be applied
         self.context: list[str] = []
 
     def prepare(self) -> None:
-        """Snapshot and collect; raises RepoError/CommandError for a bad command (nothing recorded yet)."""
+        """Snapshot, collect, run the baseline and decide what may change; raises RepoError or
+        CommandError for bad input or a failure no code change can fix (nothing recorded yet)."""
+        check_state(self.info, self.options.commit)
         self.scratch.snapshot()
-        self.collection = collect(self.command, self.runner, self.scratch.work, self.scratch.results)
-        known = set(self.scratch.files())
+        install_plugin(self.scratch.plugin_dir())
+        work = self.scratch.work
+        self.collection = collect(self.command, self.runner, work)
+        self.scratch.reset()
+        outcome = execute(self.command, self.runner, work, self.collection, baseline=True)
+        if outcome.infrastructure:
+            raise RuntimeError(f"the sandbox failed: {outcome.problem}")
+        self.baseline = outcome
+        snapshot = self.scratch.files()
+        known = set(snapshot)
+        read = self._read({})
+
+        def in_repo(module: str) -> bool:
+            return any(f"{base}{module}{end}" in known for base in ("", "src/") for end in (".py", "/__init__.py"))
+
+        if not outcome.green:
+            why = missing_module(outcome, self.interpreter, in_repo) or missing_variable(outcome, set(self.options.env))
+            if why:
+                raise RepoError(why)
         is_dir = lambda p: p == "" or any(k.startswith(p.rstrip("/") + "/") for k in known)  # noqa: E731
         named = command_paths(self.command.path_args(), self.info.cwd, lambda p: p in known or is_dir(p))
-        self.protect = Protection(self.collection.files, named, is_dir)
+        self.protect = build_policy(
+            outcome=outcome, test_files=self.collection.files, named=named, opened=self.collection.opened,
+            files=list(self.options.files), snapshot=snapshot, read=read, cwd=self.info.cwd,
+            where=(str(self.info.root), str(work)), args=self.command.path_args(), allow=self.options.allow,
+            interpreter=self.interpreter, is_link=self.scratch.is_link)
+        marked = conflict_markers([p for p in snapshot if p.endswith(".py") and not self.protect(p)], read)
+        if marked:
+            raise RepoError(f"{marked} holds git conflict markers (<<<<<<< ... >>>>>>>); resolve them first")
 
     def close(self) -> None:
         self.scratch.close()
@@ -128,22 +175,23 @@ class Fixer:
 
     def _run(self, edits: dict[str, str]) -> tuple[Outcome, str]:
         diff = self.scratch.prepare(edits)
-        return execute(self.command, self.runner, self.scratch.work, self.scratch.results, self.collection), diff
+        return execute(self.command, self.runner, self.scratch.work, self.collection), diff
 
     def _feedback_limit(self) -> int:
         return 1500 if self.format == "whole" else 5000
 
     def run(self, store: Store) -> FixResult:
         budget = self.options.budget
-        run_id = store.start_run(kind="fix", tests_path=self.command.display(), target=str(self.info.root), spec="",
-                                 model=self.model.name, strategy=f"repo-{self.format}", budget=asdict(budget))
-        result = FixResult(run_id, RunStatus.EXHAUSTED, "", str(self.info.root), self.command.display())
+        run_id = store.start_run(kind="fix", tests_path=self.command.display(), target=str(self.info.root),
+                                 spec=self.options.message, model=self.model.name, strategy=f"repo-{self.format}",
+                                 budget=asdict(budget), python=self.interpreter.describe())
+        result = FixResult(run_id, RunStatus.EXHAUSTED, "", str(self.info.root), self.command.display(),
+                           python=self.interpreter.describe())
         started = time.monotonic()
         green: _Candidate | None = None
         try:
-            outcome, _ = self._run({})
-            if outcome.infrastructure:
-                raise RuntimeError(f"the sandbox failed: {outcome.problem}")
+            assert self.baseline is not None, "prepare() first"
+            outcome = self.baseline
             feedback = "" if outcome.green else render_outcome(outcome, self.command.display(), self._feedback_limit())
             baseline = _Candidate(0, {}, outcome, feedback)
             self._record(store, result, baseline, "baseline", [], "", outcome=outcome)
@@ -155,7 +203,7 @@ class Fixer:
             else:
                 result.status, result.message, green = self._loop(store, result, started)
             if green is not None:
-                self._finish(result, green)
+                apply_green(self, result, green.edits, green.diff)
         except KeyboardInterrupt:
             result.status, result.message = RunStatus.INTERRUPTED, "interrupted by the user"
         except ModelError as exc:
@@ -216,14 +264,14 @@ class Fixer:
         seen: dict[tuple[tuple[str, str], ...], _Candidate] = {(): self.candidates[0]}
         while True:
             if result.iterations >= budget.max_iterations:
-                return RunStatus.EXHAUSTED, f"no green attempt after {result.iterations} model calls", None
+                return RunStatus.EXHAUSTED, f"no green attempt after {plural(result.iterations, 'model call')}", None
             if time.monotonic() - started >= budget.max_seconds:
                 return RunStatus.EXHAUSTED, f"no green attempt within {budget.max_seconds:g}s", None
             parent, temperature = self._choose(result.iterations)
             context = self._gather(parent, parent.feedback)
             self.context = context.labels()
             msgs = messages(self.command.display(), parent.feedback, context, self.format,
-                            self.errors.get(parent.n, ""))
+                            self.errors.get(parent.n, ""), task=self.options.message)
             try:
                 completion = self.model.complete(msgs, temperature=temperature, max_tokens=self.max_tokens,
                                                  seed=self.options.seed + result.iterations)
@@ -238,12 +286,21 @@ class Fixer:
             edit = apply_reply(completion.text, read=self._read(parent.edits), protect=self.protect,
                                editable=[f.path for f in context.files],
                                keep=context.wanted() if self.format == "whole" else None)
+            for path in [p for p in edit.changes if self.protect(p)]:  # every path, whichever way it came
+                edit.refused.append(self.protect(path) or path)
+                del edit.changes[path]
             edits = {p: t for p, t in {**parent.edits, **edit.changes}.items() if t != self.scratch.original(p)}
+            tampering = screen_all(edits, {p: self.scratch.original(p) for p in edits})
+            if tampering and not edit.errors and edit.changes:
+                why = ("- not eligible for green: the change does what a fix must never do in code under test:\n"
+                       + "\n".join(f"  - {t}" for t in tampering) + "\n- fix the code itself; do not touch the "
+                       "test run, the process, the environment or the test framework")
+                edit.errors.append(why.removeprefix("- "))
             if edit.errors or not edit.changes:
                 why = edit.feedback() or "- the reply changes nothing"
                 self.errors[parent.n] = why
                 attempt = _Candidate(result.iterations, parent.edits, parent.outcome, why)
-                self._record(store, result, attempt, "edit-error", msgs, completion.text, parent=parent.n,
+                self._record(store, result, attempt, "screened" if tampering else "edit-error", msgs, completion.text, parent=parent.n,
                              usage=(usage.prompt_tokens, usage.completion_tokens, usage.seconds))
                 self._report(result, started)
                 continue
@@ -274,37 +331,18 @@ class Fixer:
                 if not check.green:
                     return RunStatus.ERROR, ("an attempt passed in the working copy but failed the clean re-run: "
                                              + (check.problem or render_outcome(check, self.command.display(), 600))), None
-                return RunStatus.GREEN, f"green after {result.model_calls} model calls", candidate
+                return RunStatus.GREEN, f"green after {plural(result.model_calls, 'model call')}", candidate
 
     def _verify(self, edits: dict[str, str]) -> Outcome:
-        """Re-run with the tests restored from the snapshot, in a fresh copy and a fresh sandbox."""
-        fresh = self.scratch.fresh({p: t for p, t in edits.items() if not self.protect(p)})
-        return execute(self.command, self.runner, fresh, self.scratch.results, self.collection)
-
-    def _finish(self, result: FixResult, green: _Candidate) -> None:
-        """Apply the green change to the user's tree (and commit it with --commit)."""
-        paths = sorted(green.edits)
-        theirs = dirty_paths(self.info, paths) if self.options.commit else []
-        originals = {p: self.scratch.original(p) for p in paths}
-        conflicts = apply_to_tree(self.info.root, green.edits, originals)
-        if conflicts:
-            result.message += (f"; NOT applied: {', '.join(conflicts)} changed in your tree during the run "
-                               f"(apply it yourself: greenloop show {result.run_id} --diff | git apply)")
-            return
-        result.applied = True
-        result.message += f"; applied to {', '.join(paths)}"
-        if not self.options.commit:
-            return
-        if theirs:
-            result.message += f"; not committed: {', '.join(theirs)} had uncommitted changes of yours"
-            return
-        text = (f"greenloop fix: make `{self.command.display()}` pass\n\nChanged {', '.join(paths)}.\n"
-                f"Found by greenloop run {result.run_id} in {result.model_calls} model calls ({self.model.name}).\n")
-        try:
-            result.commit = commit(self.info, paths, text)
-            result.message += f"; committed {result.commit[:12]}"
-        except GitError as exc:
-            result.message += f"; the commit failed ({exc}); the change is applied, uncommitted"
+        """Re-run with the tests restored from the snapshot, in a fresh copy and a fresh sandbox; the
+        copy must differ from the snapshot in exactly the candidate's paths."""
+        allowed = {p: t for p, t in edits.items() if not self.protect(p)}
+        fresh = self.scratch.fresh(allowed)
+        changed = self.scratch.changed(fresh)
+        if changed != sorted(allowed) or len(allowed) != len(edits):
+            return Outcome((), 0.0, f"the verified copy changes {', '.join(changed) or 'nothing'}, not what the "
+                           f"candidate changes ({', '.join(sorted(edits))})")
+        return execute(self.command, self.runner, fresh, self.collection)
 
     def _record(self, store: Store, result: FixResult, c: _Candidate, kind: str, msgs: list[dict[str, str]],
                 response: str, *, outcome: Outcome | None = None, parent: int | None = None,
@@ -330,5 +368,5 @@ class Fixer:
             iteration=result.iterations, max_iterations=self.options.budget.max_iterations,
             best_passed=max(best.passed if best else 0, self.candidates[0].passed), total=result.tests_total,
             last_passed=last.passed, prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-            elapsed=time.monotonic() - started, context=tuple(self.context),
+            elapsed=time.monotonic() - started, context=tuple(self.context), python=self.interpreter.describe(),
         ))

@@ -73,9 +73,11 @@ def _files(context: Context, fmt: EditFormat) -> str:
     return "\n\n".join(parts)
 
 
-def messages(command: str, failure: str, context: Context, fmt: EditFormat, previous_error: str = "") -> list[Message]:
+def messages(command: str, failure: str, context: Context, fmt: EditFormat, previous_error: str = "",
+             task: str = "") -> list[Message]:
     tests = "\n\n".join(source for _, source in context.tests)
-    parts = [f"The test command `{command}` fails:\n{failure}"]
+    parts = [f"The task: {task.strip()}"] if task.strip() else []
+    parts.append(f"The test command `{command}` fails:\n{failure}")
     if tests:
         parts.append(f"The failing tests (do not change them):\n```python\n{tests}\n```")
     parts.append(_files(context, fmt))

@@ -2,10 +2,12 @@
 
 Inside bubblewrap the copy is mounted read-write *at the repository's own path*, so absolute paths,
 editable installs and configuration that name the repository all resolve to the copy; everything
-else is read-only (system, Python installation, greenloop), /tmp is private, there is no network.
-The interpreter greenloop runs under comes first on PATH, so `pytest` and `python` are the ones
-whose packages the repository's tests import. A wall-clock timeout kills the whole process
-group (and with it bubblewrap's PID namespace); rlimits bound CPU, memory, file size and cores.
+else is read-only (system, the project's interpreter and its packages, greenloop's report plugin),
+/tmp is private, there is no network. The project's interpreter (`interpreter.py`) comes first on
+PATH, so `pytest` and `python` are the ones whose packages the repository's tests import. Nothing of
+the host environment enters except the variables the user names (`--env`). Results come back over
+the pipes of a `results.Channel`. A wall-clock timeout kills the whole process group (and with it
+bubblewrap's PID namespace); rlimits bound CPU, memory, file size and cores.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from greenloop.execute.outcome import Limits
-from greenloop.execute.sandbox import SandboxWarning, bwrap_argv, bwrap_problem, unsandboxed_env
+from greenloop.execute.sandbox import SandboxWarning, bwrap_argv, bwrap_problem, sandbox_command, unsandboxed_env
+from greenloop.repo.interpreter import Interpreter
+from greenloop.repo.results import Channel
 
 _OUTPUT_TAIL = 20_000
 _warned = False
@@ -44,12 +48,35 @@ def interpreter_bin() -> str:
     return str(Path(sys.executable).parent)
 
 
-def find_program(name: str, workdir: Path) -> bool:
+def find_program(name: str, workdir: Path, bin_dir: str | None = None) -> bool:
     """Whether the command's program exists where the sandbox will look for it."""
     if "/" in name:
         return (workdir / name).exists() or Path(name).exists()
-    path = os.pathsep.join([interpreter_bin(), "/usr/local/bin", "/usr/bin", "/bin"])
+    path = os.pathsep.join([bin_dir or interpreter_bin(), "/usr/local/bin", "/usr/bin", "/bin"])
     return shutil.which(name, path=path) is not None
+
+
+def _inside(path: str, root: Path) -> str | None:
+    try:
+        rel = Path(path).resolve().relative_to(root)
+    except (ValueError, OSError):
+        return None
+    return rel.parts[0] if rel.parts else ""
+
+
+def _interpreter_binds(dirs: list[str], prefix: str, root: Path, copy: Path) -> list[tuple[str, str]]:
+    """(outside, inside-the-repository) directories of the interpreter to bind read-only. Inside the
+    repository only the virtualenv itself (`.venv`, which git ignores and the copy lacks) is bound
+    again over the copy: an editable install's `src` must stay the copy's."""
+    outside, inside = [], []
+    venv_top = _inside(prefix, root)
+    for d in dirs:
+        top = _inside(d, root)
+        if top is None:
+            outside.append(d)
+        elif top and top == venv_top and not (copy / top).exists():
+            inside.append(str(root / top))
+    return [(d, "") for d in sorted(set(outside))] + [("", d) for d in sorted(set(inside))]
 
 
 def _python_dirs_under(root: Path, copy: Path) -> list[str]:
@@ -58,12 +85,9 @@ def _python_dirs_under(root: Path, copy: Path) -> list[str]:
     candidates = {sys.prefix, sys.exec_prefix, interpreter_bin(), *[p for p in sys.path if p]}
     tops: set[str] = set()
     for d in candidates:
-        try:
-            rel = Path(d).resolve().relative_to(root)
-        except ValueError:
-            continue
-        if rel.parts and not (copy / rel.parts[0]).exists():
-            tops.add(str(root / rel.parts[0]))
+        top = _inside(d, root)
+        if top and not (copy / top).exists():
+            tops.add(str(root / top))
     return sorted(tops)
 
 
@@ -82,9 +106,10 @@ def _rlimits(limits: Limits) -> Callable[[], None]:
 class Runner:
     """Runs commands for one repository: `root` is its real path, `cwd` the user's place in it."""
 
-    def __init__(self, root: Path, cwd: str, limits: Limits, rw_dirs: tuple[Path, ...] = ()) -> None:
+    def __init__(self, root: Path, cwd: str, limits: Limits, interpreter: Interpreter | None = None,
+                 plugin_dir: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.root, self.cwd, self.limits = root, cwd, limits
-        self.rw_dirs = rw_dirs
+        self.interpreter, self.plugin_dir, self.env = interpreter, plugin_dir, dict(env or {})
         self.problem = bwrap_problem()
         self.sandboxed = not self.problem
         global _warned
@@ -95,35 +120,54 @@ class Runner:
                 "(apt-get install bubblewrap) for network and filesystem isolation", SandboxWarning, stacklevel=2,
             )
 
+    @property
+    def bin_dir(self) -> str:
+        return self.interpreter.bin_dir if self.interpreter else interpreter_bin()
+
+    def _env(self, env: dict[str, str]) -> dict[str, str]:
+        full = {"PATH": ":".join([self.bin_dir, "/usr/local/bin", "/usr/bin", "/bin"]), **self.env}
+        if self.plugin_dir is not None:
+            full["PYTHONPATH"] = str(self.plugin_dir)
+        if self.interpreter is not None and self.interpreter.prefix != self.interpreter.base_prefix:
+            full["VIRTUAL_ENV"] = self.interpreter.prefix
+        full.update(env)
+        return full
+
     def _sandbox(self, argv: list[str], copy: Path, env: dict[str, str]) -> list[str]:
-        binds = ((str(copy), str(self.root), True),
-                 *((d, d, False) for d in _python_dirs_under(self.root, copy)))
-        prefix = bwrap_argv(tuple(str(d) for d in self.rw_dirs), binds)
+        if self.interpreter is not None:
+            pairs = _interpreter_binds(self.interpreter.dirs(), self.interpreter.prefix, self.root, copy)
+        else:
+            pairs = [("", d) for d in _python_dirs_under(self.root, copy)]
+        binds: list[tuple[str, str, bool]] = [(d, d, False) for d, _ in pairs if d]
+        binds.append((str(copy), str(self.root), True))
+        binds += [(d, d, False) for _, d in pairs if d]
+        if self.plugin_dir is not None:
+            binds.append((str(self.plugin_dir), str(self.plugin_dir), False))
+        prefix = bwrap_argv((), tuple(binds))
         if "--chdir" in prefix:  # ours comes last; bwrap warns about two
             at = prefix.index("--chdir")
             del prefix[at:at + 2]
-        path = ":".join([interpreter_bin(), "/usr/local/bin", "/usr/bin", "/bin"])
         # The user's own pytest plugins (pytest-asyncio, ...) are part of their test command.
-        prefix += ["--setenv", "PATH", path, "--unsetenv", "PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
-        for key, value in env.items():
+        prefix += ["--unsetenv", "PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
+        for key, value in self._env(env).items():
             prefix += ["--setenv", key, value]
         prefix += ["--chdir", str(self.root / self.cwd)]
-        return prefix + argv
+        return prefix + sandbox_command(argv)
 
     def _plain(self, argv: list[str], copy: Path, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
         full = unsandboxed_env()
-        full["PATH"] = os.pathsep.join([interpreter_bin(), full.get("PATH", "/usr/bin:/bin")])
+        full.update(self._env(env))
         # Without the mount trick, the copy must shadow an editable install of the original.
         roots = [str(copy / "src")] if (copy / "src").is_dir() else []
-        full["PYTHONPATH"] = os.pathsep.join([*roots, str(copy)])
-        full.update(env)
+        full["PYTHONPATH"] = os.pathsep.join([*roots, str(copy), *([str(self.plugin_dir)] if self.plugin_dir else [])])
         root = str(self.root)
         moved = [copy.as_posix() + a[len(root):] if a == root or a.startswith(root + "/") else a for a in argv]
         return moved, full
 
-    def run(self, argv: list[str], copy: Path, env: dict[str, str] | None = None) -> CommandRun:
+    def run(self, argv: list[str], copy: Path, env: dict[str, str] | None = None,
+            channel: Channel | None = None) -> CommandRun:
         """Run `argv` with `copy` standing in for the repository; never raises for the command's sake."""
-        env = env or {}
+        env = {**(env or {}), **(channel.env() if channel else {})}
         if self.sandboxed:
             full_argv, full_env, cwd = self._sandbox(argv, copy, env), unsandboxed_env(), None
         else:
@@ -135,9 +179,14 @@ class Runner:
                 proc = subprocess.Popen(
                     full_argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
                     env=full_env, start_new_session=True, preexec_fn=_rlimits(self.limits),
+                    pass_fds=channel.child_fds() if channel else (),
                 )
             except OSError as exc:
+                if channel:
+                    channel.abandon()
                 return CommandRun(-1, str(exc), 0.0, infrastructure=f"could not start {argv[0]}: {exc}")
+            if channel:
+                channel.started()
             timed_out = False
             try:
                 code = proc.wait(timeout=self.limits.timeout)
@@ -145,6 +194,8 @@ class Runner:
                 timed_out, code = True, -1
             finally:
                 _kill_group(proc)
+            if channel:
+                channel.wait()
             seconds = time.monotonic() - started
             out.seek(0, os.SEEK_END)
             out.seek(max(0, out.tell() - _OUTPUT_TAIL))

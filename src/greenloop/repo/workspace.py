@@ -21,14 +21,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from greenloop.execute.sandbox import sandbox_owner
+from greenloop.repo.policy import secret_like
 from greenloop.task import TaskError
 
 _IGNORED_FILE_LIMIT = 1 << 20  # ignored files (generated _version.py, built .so) are copied up to 1 MiB
+# Of ignored files, only what an import may need (generated modules, built extensions).
+_IGNORED_KINDS = (".py", ".pyi", ".so", ".pyd", ".dylib", ".typed")
+# The repository's .gitattributes must not change what the snapshot holds (eol, filters) or hide a
+# change from the diff (`binary`, `-diff`): the private git dir's own attributes win over them.
+_NEUTRAL_ATTRIBUTES = "* -text -ident !filter !eol !working-tree-encoding diff\n"
+_DIFF = ["-c", "core.attributesFile=/dev/null", "diff", "--text", "--no-ext-diff", "--no-textconv",
+         "--no-renames", "--no-color"]
 # The private repository must not see the user's git configuration (hooks, filters, signing).
 _PRIVATE_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
     "GIT_AUTHOR_NAME": "greenloop", "GIT_AUTHOR_EMAIL": "greenloop@localhost",
     "GIT_COMMITTER_NAME": "greenloop", "GIT_COMMITTER_EMAIL": "greenloop@localhost",
+    # The copy may be owned by the sandbox's unprivileged uid (below): git must still work on it.
+    "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*",
 }
 
 
@@ -88,19 +99,65 @@ def _listing(root: Path) -> tuple[list[str], list[str]]:
     ignored = _git(["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"], root)
     # Ignored directories (virtualenvs, caches, build trees) are left out whole; ignored files are
     # often generated code the package needs at import.
-    files = [p for p in ignored.decode().split("\0") if p and not p.endswith("/")]
-    return sorted({p for p in kept if p}), files
+    files = [p for p in ignored.decode().split("\0") if p and not p.endswith("/") and p.endswith(_IGNORED_KINDS)]
+    return sorted({p for p in kept if p and not secret_like(p)}), [p for p in files if not secret_like(p)]
 
 
-def _copy_entry(src: Path, dest: Path) -> None:
+def _copy_entry(src: Path, dest: Path, root: Path) -> None:
+    if not _safe(dest, root):
+        return  # a parent in the copy is a symlink: never write through one
     if src.is_symlink():
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(os.readlink(src), dest)
     elif src.is_dir():  # a submodule: its files, not its .git
-        shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"), dirs_exist_ok=True)
+        shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns(".git", ".git*"), dirs_exist_ok=True)
     elif src.is_file():
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dest)
+        _copy_file(src, dest)
+
+
+def _copy_file(src: Path, dest: Path) -> None:
+    """A private copy of one file: a reflink where the filesystem can make one (copy-on-write, so a
+    write in the copy never reaches the original; hard links would), else a plain copy."""
+    try:
+        with open(src, "rb") as fin, open(dest, "xb") as fout:
+            try:
+                import fcntl
+                fcntl.ioctl(fout.fileno(), 0x40049409, fin.fileno())  # FICLONE
+            except (OSError, ImportError):
+                shutil.copyfileobj(fin, fout, 1 << 20)
+        shutil.copystat(src, dest)
+    except FileExistsError:
+        pass
+
+
+def _safe(path: Path, root: Path) -> bool:
+    """Whether `path` lies inside `root` without passing through a symlink on the way."""
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return False
+    current = root
+    for part in rel.parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            return False
+    return ".." not in rel.parts
+
+
+def _own(root: Path) -> None:
+    """When greenloop runs as root, the sandboxed command runs as an unprivileged uid: hand it the
+    copy (and only the copy) so that it can write there as a test run would in the user's tree."""
+    owner = sandbox_owner()
+    if owner is None:
+        return
+    uid, gid = owner
+    os.lchown(root, uid, gid)
+    for parent, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(parent, name)
+            if os.lstat(path).st_uid != uid:
+                os.lchown(path, uid, gid)
 
 
 def _force_rmtree(path: Path) -> None:
@@ -140,16 +197,19 @@ class Scratch:
         self.results.mkdir()
         kept, ignored = _listing(self.info.root)
         for rel in kept:
-            _copy_entry(self.info.root / rel, self.work / rel)
+            _copy_entry(self.info.root / rel, self.work / rel, self.work)
         for rel in ignored:
             src = self.info.root / rel
             if src.is_file() and not src.is_symlink() and src.stat().st_size <= _IGNORED_FILE_LIMIT:
-                _copy_entry(src, self.work / rel)
+                _copy_entry(src, self.work / rel, self.work)
         _git(["init", "-q", str(self.gitdir), "--bare"], self.dir, _PRIVATE_ENV)
         self._git("config", "core.bare", "false")
+        (self.gitdir / "info").mkdir(exist_ok=True)
+        (self.gitdir / "info" / "attributes").write_text(_NEUTRAL_ATTRIBUTES)
         # Force-add: ignored files that were copied belong to the snapshot too.
         self._git("add", "-A", "-f", ".")
         self._git("commit", "-q", "--no-verify", "--allow-empty", "-m", "snapshot")
+        _own(self.work)
         return len(kept)
 
     def original(self, path: str) -> str | None:
@@ -175,11 +235,13 @@ class Scratch:
             _force_rmtree(self.work)
             self.work.mkdir()
             self._git("reset", "-q", "--hard")
+        _own(self.work)
 
     def prepare(self, edits: dict[str, str]) -> str:
         """Reset `work`, write the candidate's files into it, and return its diff to the snapshot."""
         self.reset()
         _write(self.work, edits)
+        _own(self.work)
         return self.diff(edits)
 
     def diff(self, edits: dict[str, str]) -> str:
@@ -188,8 +250,19 @@ class Scratch:
         new = [p for p in edits if self.original(p) is None]
         if new:
             self._git("add", "-N", "--", *new)
-        return self._git("diff", "--no-color", "--no-ext-diff", "--no-renames", "HEAD", "--", *sorted(edits)).decode(
-            "utf-8", "replace")
+        return self._git(*_DIFF, "HEAD", "--", *sorted(edits)).decode("utf-8", "replace")
+
+    def changed(self, work: Path) -> list[str]:
+        """Every path in `work` that differs from the snapshot (new, changed, deleted), whatever the
+        repository's attributes say: what an apply may write, checked against the candidate."""
+        index = {"GIT_INDEX_FILE": str(self.dir / "check.index")}
+        self._git("read-tree", "HEAD", work=work, env=index)
+        self._git("add", "-A", "-f", ".", work=work, env=index)
+        out = self._git(*_DIFF, "--cached", "--name-only", "-z", "HEAD", work=work, env=index)
+        return sorted(p for p in out.decode("utf-8", "replace").split("\0") if p)
+
+    def is_link(self, path: str) -> bool:
+        return (self.work / path).is_symlink()
 
     def fresh(self, edits: dict[str, str]) -> Path:
         """A new directory holding the snapshot plus `edits`, for the clean re-run of a green candidate."""
@@ -200,19 +273,32 @@ class Scratch:
         self._git("read-tree", "HEAD", work=target, env=index)
         self._git("checkout-index", "-a", "-f", work=target, env=index)
         _write(target, edits)
+        _own(target)
         return target
+
+    def plugin_dir(self) -> Path:
+        return self.dir / "plugin"
 
     def close(self) -> None:
         _force_rmtree(self.dir)
 
 
+class UnsafePath(GitError):
+    """A write that would leave the tree or pass through a symlink."""
+
+
 def _write(root: Path, edits: dict[str, str]) -> None:
+    """Write files below `root`, never through a symlink: each directory on the way is checked, and
+    the file itself is opened with O_NOFOLLOW."""
     for rel, text in edits.items():
         path = root / rel
+        if not _safe(path, root):
+            raise UnsafePath(f"{rel} lies outside the repository or behind a symlink; not written")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_symlink():
-            path.unlink()
-        with open(path, "w", encoding="utf-8", newline="") as f:
+        if not _safe(path, root) or path.is_symlink():
+            raise UnsafePath(f"{rel} lies outside the repository or behind a symlink; not written")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
 
 
@@ -241,6 +327,9 @@ def _no_interrupts() -> Iterator[None]:
 def apply_to_tree(root: Path, edits: dict[str, str], originals: dict[str, str | None]) -> list[str]:
     """Write `edits` into the user's tree if every file still holds what the snapshot saw.
     Returns the paths that changed meanwhile (then nothing is written)."""
+    for rel in edits:
+        if not _safe(root / rel, root) or (root / rel).is_symlink():
+            raise UnsafePath(f"{rel} lies outside the repository or behind a symlink; nothing was written")
     conflicts = [rel for rel in sorted(edits) if _read_exact(root / rel) != originals.get(rel)]
     if conflicts:
         return conflicts
@@ -267,11 +356,58 @@ def apply_to_tree(root: Path, edits: dict[str, str], originals: dict[str, str | 
     return []
 
 
-def commit(info: RepoInfo, paths: list[str], message: str) -> str:
-    """Commit exactly `paths` on the current branch (the user's other staged work stays staged)."""
-    _git(["add", "--", *paths], info.root)
-    _git(["commit", "-q", "-m", message, "--", *paths], info.root)
+def commit(info: RepoInfo, paths: list[str], message: str, originals: dict[str, str | None]) -> str:
+    """Commit exactly `paths` on the current branch (the user's other staged work stays staged).
+    If the commit fails, the index entries and the files are put back as they were before the
+    apply (`originals`), and GitError says why."""
+    before = _git(["ls-files", "-s", "-z", "--", *paths], info.root)
+    try:
+        _git(["add", "--", *paths], info.root)
+        _git(["commit", "-q", "-m", message, "--", *paths], info.root)
+    except GitError:
+        try:
+            _git(["update-index", "--force-remove", "--", *paths], info.root)
+            entries = [e for e in before.decode().split("\0") if e]
+            if entries:
+                _git(["update-index", "-z", "--index-info"], info.root, data=("\0".join(entries) + "\0").encode())
+        finally:
+            restore(info.root, originals)
+        raise
     return _git(["rev-parse", "HEAD"], info.root).decode().strip()
+
+
+def restore(root: Path, originals: dict[str, str | None]) -> None:
+    """Put files back as the snapshot had them (None: the file did not exist)."""
+    for rel, text in originals.items():
+        path = root / rel
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+
+
+def check_state(info: RepoInfo, will_commit: bool) -> None:
+    """Refuse repositories in the middle of something: a merge, rebase, cherry-pick or revert, or
+    unmerged paths; and a detached HEAD when asked to commit. Raises RepoError (one line)."""
+    def exists(name: str) -> bool:
+        where = _git(["rev-parse", "--git-path", name], info.root).decode().strip()
+        return (info.root / where).exists()
+
+    for name, what, abort in (("MERGE_HEAD", "a merge", "git merge --abort"),
+                              ("rebase-merge", "a rebase", "git rebase --abort"),
+                              ("rebase-apply", "a rebase or git am", "git rebase --abort"),
+                              ("CHERRY_PICK_HEAD", "a cherry-pick", "git cherry-pick --abort"),
+                              ("REVERT_HEAD", "a revert", "git revert --abort")):
+        if exists(name):
+            raise RepoError(f"{what} is in progress in {info.root}; finish it or abort it ({abort}) first")
+    unmerged = _git(["ls-files", "-u", "-z"], info.root).decode().split("\0")
+    if any(unmerged):
+        path = next(e for e in unmerged if e).split("\t", 1)[-1]
+        raise RepoError(f"{path} has unresolved merge conflicts; resolve them first")
+    if will_commit and info.branch is None:
+        raise RepoError("HEAD is detached, so --commit would commit on no branch; check out a branch first "
+                        "(or leave out --commit)")
 
 
 def dirty_paths(info: RepoInfo, paths: list[str]) -> list[str]:

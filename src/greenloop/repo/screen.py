@@ -1,0 +1,198 @@
+"""Screening a candidate's Python before it may count as green.
+
+In repo mode the code under test runs in the same process as the user's tests, so a candidate can
+try to win by tampering instead of fixing: exit early, patch pytest or the builtins, skip the test,
+read the test's frames, behave differently when pytest is loaded. Each changed `.py` file is parsed
+(as bytes, so a `coding:` declaration is honoured exactly as Python would) and what its syntax tree
+does is compared with the original's: a construct of a kind below that the candidate *added* (it
+occurs more often than before) makes the candidate ineligible for green, and the reasons become
+the model's feedback. Regexes over text would miss `getattr(os, "_exit")`; the tree does not.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+
+# Modules whose import from code under test means tampering with the test run or the process.
+_MODULES = {
+    "pytest": "imports pytest (the code under test must not depend on the test runner)",
+    "_pytest": "imports pytest's internals", "pluggy": "imports pytest's plugin machinery",
+    "unittest": "imports unittest (skips, results and runners belong to the tests)",
+    "doctest": "imports doctest", "atexit": "registers exit handlers (atexit)",
+    "builtins": "patches or reads builtins", "gc": "walks live objects (gc)", "ctypes": "uses ctypes",
+    "inspect": "inspects frames or source (inspect)", "faulthandler": "uses faulthandler",
+    "importlib": "imports modules dynamically (importlib)", "sys": None, "os": None,
+    "signal": "installs signal handlers", "threading": None, "_thread": "uses _thread",
+    "trace": "traces execution", "tracemalloc": None, "site": "uses site", "code": "uses code",
+    "pdb": "uses pdb", "bdb": "uses bdb", "xml": None, "junit_xml": "writes test reports",
+    "posix": "uses posix directly", "resource": "changes resource limits", "marshal": "loads code objects",
+    "pickle": None, "types": None, "runpy": "runs modules (runpy)", "subprocess": None,
+}
+_SUBMODULES = {"xml.etree": None, "xml.dom": None, "unittest.mock": "imports unittest.mock",
+               "importlib.metadata": None, "importlib.resources": None}
+# Attributes on anything (os._exit, sys.modules, frame.f_back ...).
+_ATTRS = {
+    "_exit": "exits the process (os._exit)", "abort": "aborts the process", "kill": "sends signals",
+    "killpg": "sends signals", "modules": "reads or patches sys.modules (e.g. 'pytest' in sys.modules)",
+    "meta_path": "patches the import system", "path_hooks": "patches the import system",
+    "settrace": "sets a trace function", "setprofile": "sets a profile function",
+    "_getframe": "reads call frames", "_current_frames": "reads call frames",
+    "f_back": "reads call frames", "f_locals": "reads call frames", "f_globals": "reads call frames",
+    "f_builtins": "reads call frames", "f_code": "reads call frames", "tb_frame": "reads call frames",
+    "gi_frame": "reads call frames", "cr_frame": "reads call frames", "ag_frame": "reads call frames",
+    "__code__": "replaces function code", "__globals__": "reads function globals",
+    "__closure__": "reads closures", "__builtins__": "patches builtins", "__subclasses__": "walks classes",
+    "environ": "reads the environment", "environb": "reads the environment", "getenv": "reads the environment",
+    "getenvb": "reads the environment", "putenv": "changes the environment", "unsetenv": "changes the environment",
+    "argv": "reads the command line (behaves differently under the test runner)",
+    "orig_argv": "reads the command line", "excepthook": "patches exception reporting",
+    "addaudithook": "adds an audit hook", "stdout": None, "exit": None,
+    "skip": "skips tests", "xfail": "marks tests as expected failures", "skipif": "skips tests",
+    "importorskip": "skips tests", "SkipTest": "skips tests", "skipTest": "skips tests",
+    "expectedFailure": "marks tests as expected failures", "skipIf": "skips tests", "skipUnless": "skips tests",
+    "mark": "uses test marks", "dup2": "redirects file descriptors", "closerange": "closes file descriptors",
+    "fork": "forks the process", "forkpty": "forks the process",
+}
+# Bare names (builtins and names imported bare).
+_NAMES = {
+    "exit": "exits at import or from library code", "quit": "exits", "_exit": "exits the process",
+    "__import__": "imports dynamically", "eval": "evaluates code", "exec": "executes code",
+    "compile": "compiles code", "globals": "reads module globals dynamically", "vars": "reads namespaces",
+    "breakpoint": "calls the debugger", "environ": "reads the environment", "getenv": "reads the environment",
+    "SkipTest": "skips tests", "skip": "skips tests", "xfail": "marks tests as expected failures",
+    "__builtins__": "patches builtins",
+}
+_STRINGS = ("pytest", "junit", "/proc", "unittest", "greenloop", "PYTEST_", "conftest", "__pycache__", ".pyc",
+            "site-packages", "sitecustomize")
+_DYNAMIC = {"getattr", "setattr", "delattr", "hasattr"}
+
+
+def _call_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
+class _Finder(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []  # (reason, key)
+        self.depth = 0  # inside a function or class body: not run at import
+
+    def add(self, reason: str | None, node: ast.AST) -> None:
+        if reason:
+            self.found.append((reason, ast.unparse(node)[:80]))
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if node.name.startswith("pytest_"):
+            self.add(f"defines a pytest hook ({node.name})", node.args)
+        if node.name in ("__eq__", "__ne__") and all(
+                isinstance(r.value, ast.Constant) for r in ast.walk(node) if isinstance(r, ast.Return) and r.value):
+            self.add(f"defines {node.name} with a constant result (equal to anything)", node.args)
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+
+    def _module(self, name: str, node: ast.AST) -> None:
+        top = name.split(".")[0]
+        reason = _MODULES.get(top)
+        for sub, why in _SUBMODULES.items():
+            if name == sub or name.startswith(sub + "."):
+                reason = why
+        self.add(reason, node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._module(alias.name, node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module and not node.level:
+            self._module(node.module, node)
+            for alias in node.names:
+                self.add(_ATTRS.get(alias.name) or _NAMES.get(alias.name), node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.add(_ATTRS.get(node.attr), node)
+        if node.attr == "exit" and self.depth == 0:
+            self.add("exits at import (sys.exit)", node)
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        self.add(_NAMES.get(node.id), node)
+        if node.id == "pytest_plugins":
+            self.add("registers pytest plugins (pytest_plugins)", node)
+
+    def visit_Raise(self, node: ast.Raise) -> None:
+        if node.exc is not None and _call_name(node.exc.func if isinstance(node.exc, ast.Call) else node.exc) in (
+                "SystemExit", "KeyboardInterrupt") and self.depth == 0:
+            self.add("exits at import (raise SystemExit)", node)
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = _call_name(node.func)
+        if name in _DYNAMIC and len(node.args) >= 2:
+            attr = node.args[1]
+            if not (isinstance(attr, ast.Constant) and isinstance(attr.value, str)):
+                self.add(f"uses {name} with a computed name", node)
+            else:
+                self.add(_ATTRS.get(attr.value) or (f"uses {name} on {attr.value}" if attr.value.startswith("__")
+                                                      else None), node)
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, (str, bytes)):
+            text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
+            for word in _STRINGS:
+                if word.lower() in text.lower():
+                    self.add(f"names {word!r} in a string (test runner, reports or /proc)", node)
+                    break
+
+
+def _findings(source: bytes) -> Counter[tuple[str, str]] | None:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    finder = _Finder()
+    finder.visit(tree)
+    return Counter(finder.found)
+
+
+def screen(original: str | None, new: str) -> list[str]:
+    """Why this change to a Python file may not be green (empty when nothing is wrong). Constructs
+    the original already had, as often, are the project's own and pass."""
+    data = new.encode("utf-8")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    head = b"\n".join(data.split(b"\n")[:2])
+    if b"coding" in head and not any(c in head.lower() for c in (b"utf-8", b"utf8", b"ascii", b"latin-1")):
+        return ["declares a source encoding other than UTF-8 (it would hide what the code really says)"]
+    now = _findings(data)
+    if now is None:
+        return []  # it does not parse: it cannot run, and the tests will say so
+    before = _findings(original.encode("utf-8")) if original is not None else Counter()
+    added = now - (before or Counter())
+    reasons: list[str] = []
+    for (reason, snippet), _ in sorted(added.items()):
+        line = f"{reason}: `{snippet}`"
+        if line not in reasons:
+            reasons.append(line)
+    return reasons[:8]
+
+
+def screen_all(edits: dict[str, str], original: dict[str, str | None]) -> list[str]:
+    """Reasons over every changed Python file, each prefixed with its path."""
+    reasons: list[str] = []
+    for path in sorted(edits):
+        if path.endswith((".py", ".pyw", ".pyi")):
+            reasons += [f"{path} {r}" for r in screen(original.get(path), edits[path])]
+    return reasons
