@@ -137,3 +137,34 @@ def test_runs_and_show_bad_input(workspace: Path, script) -> None:
     _one_line_error(greenloop("show", "20991231-nope", "--db", "runs.db", cwd=workspace), "no run '20991231-nope'")
     (workspace / "notadb").write_text("this is not a database\n" * 100)
     _one_line_error(greenloop("runs", "--db", "notadb", cwd=workspace), "cannot open the run store")
+
+
+def test_solve_progress_is_live_on_a_terminal_and_plain_lines_when_piped(workspace: Path, script) -> None:
+    from security.test_terminal import on_terminal
+
+    model = script(fenced(WRONG), fenced(PARTIAL), fenced(WRONG))
+    piped = solve(workspace, "--model", model, "--max-iterations", "3")
+    assert piped.returncode == 1
+    lines = [line for line in piped.stderr.splitlines() if line.startswith("iteration ")]
+    assert [line.split(" · ")[:2] for line in lines] == [
+        ["iteration 1/3", "best 0/4 tests"], ["iteration 2/3", "best 3/4 tests"], ["iteration 3/3", "best 3/4 tests"]]
+    assert "\x1b" not in piped.stderr
+    shown = on_terminal(["solve", "--tests", "test_slugger.py", "--target", "slugger.py", "--db", "runs.db",
+                         "--model", script(fenced(WRONG), fenced(PARTIAL), fenced(WRONG)), "--max-iterations", "3"],
+                        workspace)
+    assert b"best" in shown and b"3/4 tests" in shown and b"attempt 3/3" in shown and b"\x1b[" in shown
+    assert b"iteration 1/3" not in shown  # the plain lines are for pipes only
+
+
+def test_bench_progress_counts_problems_and_solved_with_an_eta(tmp_path: Path) -> None:
+    from security.test_terminal import on_terminal
+
+    piped = greenloop("bench", "humaneval", "--model", "canonical", "--problems", "0-2", "--strategy", "single",
+                      "--max-calls", "2", "--db", "runs.db", cwd=tmp_path)
+    assert piped.returncode == 0, piped.stderr
+    lines = [line for line in piped.stderr.splitlines() if line.startswith("[")]
+    assert [line.split()[0] for line in lines] == ["[1/3]", "[2/3]", "[3/3]"]
+    assert "1 solved so far · ETA" in lines[0] and lines[2].endswith("3 solved so far")
+    shown = on_terminal(["bench", "humaneval", "--model", "canonical", "--problems", "3-4", "--strategy", "single",
+                         "--max-calls", "2", "--db", "runs.db"], tmp_path)
+    assert b"problems" in shown and b"solved 2" in shown and b"2/2" in shown and b"ETA" in shown

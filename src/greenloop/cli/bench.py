@@ -12,6 +12,7 @@ from rich.console import Console
 from greenloop.bench.api import bench
 from greenloop.bench.registry import BENCHMARKS
 from greenloop.bench.runner import ProblemResult, summary
+from greenloop.cli.progress import BenchDisplay
 from greenloop.errors import GreenloopError, exit_code
 from greenloop.loop.strategies import STRATEGIES
 from greenloop.registry import parse_settings
@@ -50,19 +51,25 @@ def _error(message: str, code: int = 2) -> int:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
+    display: BenchDisplay | None = None
+
     def progress(r: ProblemResult) -> None:
-        if not args.json:
+        if display is not None:
             verdict = "[green]solved[/]" if r.solved else "[yellow]unsolved[/]"
             how = " by repair" if r.green_kind == "repair" else ""
-            console.print(f"{r.problem:14s} {verdict}{how} · {r.calls} calls · tests {r.hidden_passed}/{r.hidden_total} "
-                          f"· {r.seconds:.1f}s · run {r.run_id}", highlight=False, soft_wrap=True)
+            display.finished(f"{r.problem:14s} {verdict}{how} · {r.calls} calls · tests {r.hidden_passed}/{r.hidden_total} "
+                             f"· {r.seconds:.1f}s · run {r.run_id}", r.solved)
 
     try:
-        run = bench(args.benchmark, model=args.model, base_url=args.base_url, strategy=args.strategy,
-                    strategy_params=parse_settings(args.settings), max_calls=args.max_calls,
-                    max_seconds=args.max_seconds, problems=args.problems, limit=args.limit, tests=args.tests,
-                    seed=args.seed, workers=args.workers, jobs=args.jobs, db=args.db, fresh=args.fresh,
-                    on_result=progress, parallel=args.parallel)
+        chosen = BENCHMARKS.create(args.benchmark)
+        display = BenchDisplay(console, len(chosen.select(chosen.problems(), args.problems, args.limit)),
+                               enabled=not args.json)
+        with display:
+            run = bench(args.benchmark, model=args.model, base_url=args.base_url, strategy=args.strategy,
+                        strategy_params=parse_settings(args.settings), max_calls=args.max_calls,
+                        max_seconds=args.max_seconds, problems=args.problems, limit=args.limit, tests=args.tests,
+                        seed=args.seed, workers=args.workers, jobs=args.jobs, db=args.db, fresh=args.fresh,
+                        on_result=progress, parallel=args.parallel)
     except GreenloopError as exc:
         return _error(str(exc), exit_code(exc))
     data = summary(run)

@@ -7,9 +7,11 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from greenloop.api import solve
-from greenloop.cli.common import fail, progress_line
+from greenloop.cli.common import fail, terminal_safe
+from greenloop.cli.progress import LoopDisplay
 from greenloop.errors import GreenloopError, exit_code
 from greenloop.loop.engine import Progress, RunStatus
 from greenloop.loop.strategies import STRATEGIES
@@ -43,17 +45,14 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
-    status = None if args.json else console.status("starting: loading the model and warming the sandbox")
+    display = LoopDisplay(console, enabled=not args.json, starting="starting: loading the model and warming the sandbox")
 
     def progress(p: Progress) -> None:
-        if status is not None:
-            status.update(progress_line(p))
+        display.update(p)
 
     try:
         budget = Budget(args.max_iterations, args.max_seconds, args.max_cost)
-        if status is not None:
-            status.start()
-        try:
+        with display:
             result = solve(
                 args.tests, args.target, spec=args.spec, spec_file=args.spec_file, model=args.model,
                 base_url=args.base_url, budget=budget, db=args.db, strategy=args.strategy,
@@ -61,9 +60,6 @@ def run(args: argparse.Namespace) -> int:
                 write_best=args.write_best, workers=args.workers, seed=args.seed, on_progress=progress,
                 parallel=args.parallel,
             )
-        finally:
-            if status is not None:
-                status.stop()
     except GreenloopError as exc:
         return fail(args, str(exc), exit_code(exc))
     if args.json:
@@ -71,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         colour = "green" if result.status is RunStatus.GREEN else "yellow"
         console.print(
-            f"[{colour}]{result.status.value}[/]: {result.message} · best {result.tests_passed}/{result.tests_total} "
+            f"[{colour}]{result.status.value}[/]: {escape(terminal_safe(result.message))} · best "
+            f"{result.tests_passed}/{result.tests_total} "
             f"tests · {result.model_calls} model calls · {result.prompt_tokens + result.completion_tokens:,} tokens "
             + (f"· ${result.cost:.4f} " if result.cost else "") + f"· {result.seconds:.1f}s · run {result.run_id}"
         )
