@@ -376,3 +376,29 @@ def test_example_pairs_feed_later_prompts_with_their_indentation() -> None:
     assert shown == ("def to_roman(n):\n    \"\"\"Roman numerals.\n    >>> to_roman(0)\n"
                      "    Traceback (most recent call last):\n    ValueError: positive\n"
                      "    >>> to_roman(4)\n    'IV'\n    \"\"\"\n")
+
+
+def test_folding_refuses_what_would_grow_huge_or_run_long() -> None:
+    builds = ["list(range(10**12))", "[y for y in range(5000) for z in range(5000) if False]", "'a'.ljust(10**9)",
+              "'{:>999999999}'.format(1)", "'%999999999d' % 1", "f'{1:>999999999}'", "('ab' * 5000).replace('', 'ab' * 5000)",
+              "sum([[1] * 100] * 100, [])", "2 ** 10 ** 6", "'x' * 10**9", "[0] * 10**9"]
+    tests = "from m import f\n\n" + "\n".join(
+        f"def test_{i}():\n    x = {build}\n    assert f(x) == 1\n" for i, build in enumerate(builds))
+    plan = plan_stub(tests, "m")
+    assert [c.reason for c in plan.cases] == ["`x` is not a plain value"] * len(builds)
+    assert plan.text.startswith("\n".join(f"# Not shown: test_{i} (`x` is not a plain value)." for i in range(7))
+                                + "\n# ... and 4 more cases not shown (see the tests).\ndef f(x):\n    ...")
+
+
+def test_every_humaneval_test_file_derives_a_stub_that_parses() -> None:
+    from greenloop.bench.humaneval import MODULE, load_problems
+
+    shown = total = 0
+    for problem in load_problems():
+        for source in (problem.full_tests(), problem.visible_tests()):
+            plan = plan_stub(source, MODULE)
+            ast.parse(plan.text)
+            ids = {c.test_id for c in plan.cases}
+            total += len(ids)
+            shown += len({c.test_id for c in plan.cases if c.text in plan.shown})
+    assert total > 1000 and shown / total > 0.95

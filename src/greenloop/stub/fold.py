@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 _MAX_SIZE = 10_000  # elements or characters a folded value may have
 _MAX_POWER = 256
+_MAX_STEPS = 100_000  # nodes evaluated per fold: comprehensions that filter everything out still stop
 
 
 class Unfoldable(Exception):
@@ -57,7 +59,7 @@ _BUILTINS: dict[str, Callable[..., Any]] = {
     "len": len, "abs": abs, "min": min, "max": max, "sum": sum, "round": round, "sorted": sorted,
     "str": str, "int": int, "float": float, "bool": bool, "chr": chr, "ord": ord, "repr": repr,
     "list": list, "tuple": tuple, "set": set, "frozenset": frozenset, "dict": dict,
-    "range": lambda *a: list(range(*a)), "reversed": lambda x: list(reversed(x)),
+    "range": lambda *a: list(_bounded(range(*a))), "reversed": lambda x: list(reversed(x)),
     "zip": lambda *a: list(zip(*a, strict=False)), "enumerate": lambda *a: list(enumerate(*a)),
     "all": all, "any": any, "divmod": divmod, "hex": hex, "bin": bin, "oct": oct,
 }
@@ -68,6 +70,25 @@ _METHODS = {
     "copy", "get",
 }
 _PLAIN_TYPES = (str, bytes, int, float, complex, bool, type(None), dict, list, tuple, set, frozenset, slice, Ref)
+
+
+def _bounded(items: range) -> range:
+    if len(items) > _MAX_SIZE:
+        raise Unfoldable("range too large")
+    return items
+
+
+def _guard_call(name: str, owner: Any, args: list[Any]) -> None:
+    """Refuse calls whose result would be far larger than their inputs (`'a'.ljust(10**9)`)."""
+    widths = [a for a in args if isinstance(a, int)]
+    if name == "format" and isinstance(owner, str):
+        widths += [int(n) for n in re.findall(r"\d+", owner)]
+    if name in ("ljust", "rjust", "center", "zfill", "format") and any(w > _MAX_SIZE for w in widths):
+        raise Unfoldable("width too large")
+    if name == "replace" and len(args) >= 2 and _size(owner) * max(1, _size(args[1])) > _MAX_SIZE:
+        raise Unfoldable("replacement too large")
+    if name == "join" and args and sum(_size(x) for x in args[0]) + _size(owner) * _size(args[0]) > _MAX_SIZE:
+        raise Unfoldable("join too large")
 
 
 def _size(value: Any) -> int:
@@ -87,6 +108,8 @@ def _safe_binop(op: ast.operator, left: Any, right: Any) -> Any:
         for seq, n in ((left, right), (right, left)):
             if isinstance(seq, str | bytes | list | tuple) and isinstance(n, int) and _size(seq) * n > _MAX_SIZE:
                 raise Unfoldable("repetition too large")
+    if isinstance(op, ast.Mod) and isinstance(left, str):
+        _guard_call("format", left, [])  # "%999999999d" % 1
     if isinstance(op, ast.Pow) and isinstance(right, int | float) and abs(right) > _MAX_POWER:
         raise Unfoldable("power too large")
     if isinstance(op, ast.LShift) and isinstance(right, int) and right > _MAX_POWER:
@@ -99,6 +122,7 @@ class Folder:
 
     def __init__(self, env: Mapping[str, Any]) -> None:
         self.env = env
+        self.steps = 0
 
     def fold(self, node: ast.expr) -> Any:
         try:
@@ -110,6 +134,9 @@ class Folder:
             raise Unfoldable(f"{type(exc).__name__} while folding") from None
 
     def _eval(self, node: ast.expr, env: dict[str, Any]) -> Any:
+        self.steps += 1
+        if self.steps > _MAX_STEPS:
+            raise Unfoldable("too much to fold")
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
@@ -123,6 +150,7 @@ class Folder:
         if isinstance(node, ast.FormattedValue):
             value = self._eval(node.value, env)
             spec = self._eval(node.format_spec, env) if node.format_spec else ""
+            _guard_call("format", None, [int(n) for n in re.findall(r"\d+", spec)])
             convert: dict[int, Callable[[Any], Any]] = {-1: lambda v: v, 115: str, 114: repr, 97: ascii}
             return format(_checked(convert[node.conversion](value)), spec)
         if isinstance(node, ast.List | ast.Tuple | ast.Set):
@@ -186,10 +214,13 @@ class Folder:
         kwargs = {k.arg: self._eval(k.value, env) for k in node.keywords if k.arg}
         func = node.func
         if isinstance(func, ast.Name) and func.id in _BUILTINS and func.id not in env:
+            if func.id == "sum" and (len(args) > 1 or kwargs):
+                raise Unfoldable("sum with a start value")  # sum(lists, []) is quadratic
             return _checked(_BUILTINS[func.id](*args, **kwargs))
         if isinstance(func, ast.Attribute) and func.attr in _METHODS:
             owner = self._eval(func.value, env)
             if isinstance(owner, str | bytes | dict):
+                _guard_call(func.attr, owner, args)
                 result = getattr(owner, func.attr)(*args, **kwargs)
                 return _checked(list(result) if func.attr in ("keys", "values", "items") else result)
         raise Unfoldable(f"call to {ast.unparse(func)}")
