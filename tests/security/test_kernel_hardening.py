@@ -304,3 +304,15 @@ def test_repo_mode_contract_writable_copy_extra_options_and_command(tmp_path: Pa
     assert (copy / "made-by-test.txt").read_text() == "42"
     if owner is not None:
         assert (copy / "made-by-test.txt").stat().st_uid == owner[0]
+
+
+def test_kernel_wide_sysctls_are_read_only_even_before_the_uid_drop() -> None:
+    # As root, what runs before sandbox_command() drops privileges is uid 0 without capabilities,
+    # which file modes alone would let write host sysctls (writing the current value back is
+    # harmless if it gets through).
+    code = ("import errno\npath = '/proc/sys/vm/overcommit_ratio'\nvalue = open(path).read()\ntry:\n"
+            "    with open(path, 'w') as f:\n        f.write(value)\n    print('wrote')\n"
+            "except OSError as exc:\n    print(errno.errorcode[exc.errno])\n")
+    proc = subprocess.run(bwrap_argv() + [sys.executable, "-I", "-S", "-c", code], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.stdout.strip() in ("EROFS", "EACCES"), proc.stdout + proc.stderr

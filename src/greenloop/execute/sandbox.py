@@ -28,6 +28,8 @@ from greenloop.execute import confine
 
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 _SETPRIV = "/usr/bin/setpriv"
+# Writable by uid 0 without any capability (sysctls, SysRq): covered by read-only binds.
+_PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
 SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup
 DEFAULT_TMP_BYTES = 512 * 1024 * 1024
 _SHM_BYTES = 64 * 1024 * 1024
@@ -140,6 +142,8 @@ def bwrap_argv(extra_rw: tuple[str, ...] = (), binds: tuple[tuple[str, str, bool
         argv += ["--ro-bind-try", d, d]
     sized = _bwrap_version() >= (0, 7)  # --size arrived in bubblewrap 0.7
     argv += ["--proc", "/proc", "--dev", "/dev"]
+    for entry in _PROC_READ_ONLY:  # kernel-wide knobs guarded only by file mode: never writable
+        argv += ["--ro-bind-try", entry, entry]
     argv += (["--size", str(tmp_bytes)] if sized else []) + ["--perms", "1777", "--tmpfs", "/tmp"]
     argv += (["--size", str(shm_bytes(tmp_bytes))] if sized else []) + ["--perms", "1777", "--tmpfs", "/dev/shm"]
     made: set[str] = set()
