@@ -1,5 +1,5 @@
 def transpose(m):
-    return [list(row) for row in zip(*m)]
+    return [list(row) for row in zip(*m, strict=True)]
 
 
 def identity(n):
@@ -9,4 +9,4 @@ def identity(n):
 def multiply(a, b):
     if len(a[0]) != len(b):
         raise ValueError("shapes do not match")
-    return [[sum(x * y for x, y in zip(row, col)) for col in zip(*b)] for row in a]
+    return [[sum(x * y for x, y in zip(row, col, strict=True)) for col in zip(*b, strict=True)] for row in a]
