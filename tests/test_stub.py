@@ -402,3 +402,26 @@ def test_every_humaneval_test_file_derives_a_stub_that_parses() -> None:
             total += len(ids)
             shown += len({c.test_id for c in plan.cases if c.text in plan.shown})
     assert total > 1000 and shown / total > 0.95
+
+
+def test_exception_classes_and_constants_are_defined_as_such() -> None:
+    tests = ("import pytest\nfrom bank import Account, InsufficientFunds, LIMIT, DEFAULTS\n\n"
+             "def test_overdraw():\n    with pytest.raises(InsufficientFunds):\n        Account(0).withdraw(1)\n\n"
+             "def test_limit():\n    assert LIMIT == 100\n")
+    assert derive_stub(tests, "bank") == '''class Account:
+    """
+    >>> Account(0).withdraw(1)
+    Traceback (most recent call last):
+    InsufficientFunds
+    """
+
+
+class InsufficientFunds(Exception):
+    pass
+
+
+LIMIT = 100
+
+
+DEFAULTS = None
+'''

@@ -41,6 +41,20 @@ def _aliases(tree: ast.Module, module: str) -> dict[str, str]:
             and node.module == module and not node.level for a in node.names if a.asname}
 
 
+def _raised_names(tree: ast.Module, module: str, aliases: dict[str, str]) -> set[str]:
+    """Target names the tests expect to be raised (`pytest.raises(InsufficientFunds)`): exception classes."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] == "raises" and node.args:
+            first = node.args[0]
+            for sub in first.elts if isinstance(first, ast.Tuple) else [first]:
+                if isinstance(sub, ast.Name):
+                    found.add(aliases.get(sub.id, sub.id))
+                elif isinstance(sub, ast.Attribute) and ast.unparse(sub.value) == module:
+                    found.add(sub.attr)
+    return found
+
+
 @dataclass(frozen=True)
 class StubPlan:
     """The derived stub and, for every test case, its example (or why there is none)."""
@@ -86,11 +100,19 @@ def plan_stub(test_source: str, module: str, spec: str = "", budget: int = BUDGE
     if spec.strip():
         parts.append('"""' + spec.strip().replace('"""', "'''") + '\n"""')
     orphans = [c for c in derived.cases if not c.function or c.function not in names]
+    errors = _raised_names(tree, module, aliases)
+    called = {c.name for c in derived.calls}
     for i, name in enumerate(dict.fromkeys(names)):
         mine = [c for c in derived.cases if c.function == name] + (orphans if i == 0 else [])
         examples = [c.text for c in shown if c.function == name]
         lines = notes(mine, [c for c in shown if c.function == name])
-        if name[:1].isupper():
+        if name in errors and name not in called:
+            lines.append(f"class {name}(Exception):\n    pass")
+        elif name.isupper() and name not in called:
+            # A constant the tests read: its value where an example says it.
+            value = next((t.split("\n", 1)[1] for t in examples if t.startswith(f">>> {name}\n")), "None")
+            lines.append(f"{name} = {value}")
+        elif name[:1].isupper():
             body = docstring(examples) if examples else "    pass\n"
             lines.append(f"class {name}:\n{body.rstrip()}")
         else:
