@@ -19,7 +19,9 @@ _SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*$")
 _DIVIDER = re.compile(r"^\s*={5,9}\s*$")
 _REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\b.*$")
 _FENCE = re.compile(r"^\s*```")
-_PATHLIKE = re.compile(r"^[\w./-]+\.\w+$|^[\w./-]*/[\w.-]+$")
+# A path with an extension or a directory, a dotfile, or a well-known extensionless file name.
+_PATHLIKE = re.compile(r"^[\w./-]+\.\w+$|^[\w./-]*/[\w.-]+$|^\.[\w.-]+$"
+                       r"|^(?:Makefile|makefile|GNUmakefile|Dockerfile|Jenkinsfile|justfile|Justfile|LICENSE)$")
 WHOLE_FILE_LIMIT = 300  # lines: beyond this a whole-file rewrite is refused (too easy to truncate)
 
 Reader = Callable[[str], "str | None"]
