@@ -119,7 +119,10 @@ def test_grid(view: RunView) -> dict[str, Any]:
         x=ns, y=view.test_ids, z=z, text=labels, zmin=0, zmax=1, colorscale=scale, showscale=False, xgap=1, ygap=1,
         hovertemplate="attempt %{x}<br>%{y}: %{text}<extra></extra>",
     ))
-    layout = _layout("Each test in each attempt", "attempt", "")
+    key = (f"<span style='color:{GREEN}'>passed</span> · <span style='color:{RED}'>failed</span> · "
+           "<span style='color:#e76f51'>error</span> · <span style='color:#e9c46a'>timeout</span> · "
+           f"<span style='color:{GREY}'>not run</span> · blank: no test ran")
+    layout = _layout(f"Each test in each attempt <span style='font-size:12px'>({key})</span>", "attempt", "")
     layout["height"] = max(220, 60 + 22 * len(view.test_ids))
     layout["yaxis"] = {"automargin": True, "autorange": "reversed"}
     layout["xaxis"] = _attempt_axis(view)
