@@ -425,3 +425,10 @@ LIMIT = 100
 
 DEFAULTS = None
 '''
+
+
+def test_an_argument_computed_by_another_target_is_named_by_what_that_returns() -> None:
+    tests = ("from caesar import decrypt, encrypt\n\n"
+             "def test_shift():\n    assert encrypt('abc', 3) == 'def'\n\n"
+             "def test_roundtrip():\n    assert decrypt(encrypt('hi', 5), 5) == 'hi'\n")
+    assert derive_stub(tests, "caesar").startswith("def decrypt(text, n):\n")

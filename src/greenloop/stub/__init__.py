@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass
 
 from greenloop.stub.cases import Case, derive_cases
-from greenloop.stub.render import BUDGET_CHARS, docstring, notes, parameters, select
+from greenloop.stub.render import BUDGET_CHARS, docstring, notes, parameters, result_kinds, select
 
 __all__ = ["Case", "StubPlan", "derive_stub", "imported_names", "plan_stub"]
 
@@ -102,6 +102,7 @@ def plan_stub(test_source: str, module: str, spec: str = "", budget: int = BUDGE
     orphans = [c for c in derived.cases if not c.function or c.function not in names]
     errors = _raised_names(tree, module, aliases)
     called = {c.name for c in derived.calls}
+    returns = result_kinds(derived.cases)
     for i, name in enumerate(dict.fromkeys(names)):
         mine = [c for c in derived.cases if c.function == name] + (orphans if i == 0 else [])
         examples = [c.text for c in shown if c.function == name]
@@ -117,7 +118,7 @@ def plan_stub(test_source: str, module: str, spec: str = "", budget: int = BUDGE
             lines.append(f"class {name}:\n{body.rstrip()}")
         else:
             doc = docstring(examples) if examples else ""
-            lines.append(f"def {name}({', '.join(parameters(name, derived.calls))}):\n{doc}    ...")
+            lines.append(f"def {name}({', '.join(parameters(name, derived.calls, returns))}):\n{doc}    ...")
         parts.append("\n".join(lines))
     return StubPlan("\n\n\n".join(parts) + "\n", tuple(derived.cases), frozenset(c.text for c in shown))
 

@@ -49,6 +49,8 @@ class CallSite:
     sources: list[str]  # per position: the test's own name feeding it ('' when a literal)
     values: list[Any]  # per position: the folded value (Unfoldable class when unknown)
     keywords: list[str]
+    inner: list[str] = field(default_factory=list)  # per position: the target it calls there (`f(g(x))`), or ''
+
 
 
 @dataclass
@@ -395,8 +397,10 @@ class _Substitute(ast.NodeTransformer):
                 except Unfoldable:
                     values.append(Unfoldable)
             real = w.ctx.targets.get(name, name)
+            inner = [w.ctx.targets.get(a.func.id, "") if isinstance(a, ast.Call) and isinstance(a.func, ast.Name)
+                     else "" for a in node.args]
             w.ctx.out.calls.append(CallSite(real, len(node.args), sources, values,
-                                            [k.arg for k in node.keywords if k.arg]))
+                                            [k.arg for k in node.keywords if k.arg], inner))
             return node
         self.generic_visit(node)
         return node

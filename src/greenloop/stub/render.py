@@ -9,6 +9,7 @@ results, spread over the test functions; the rest are counted in a comment (fail
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 from typing import Any
 
@@ -36,7 +37,21 @@ def kind_name(value: Any) -> str:
     return ""
 
 
-def parameters(name: str, calls: list[CallSite]) -> list[str]:
+def result_kinds(cases: list[Case]) -> dict[str, str]:
+    """The type name of what each function returns in its equality examples (`encrypt` -> `text`)."""
+    kinds: dict[str, Counter[str]] = {}
+    for case in cases:
+        if case.kind == "equal":
+            try:
+                value = ast.literal_eval(case.text.rsplit("\n", 1)[-1])
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                continue
+            if kind_name(value):
+                kinds.setdefault(case.function, Counter())[kind_name(value)] += 1
+    return {function: votes.most_common(1)[0][0] for function, votes in kinds.items()}
+
+
+def parameters(name: str, calls: list[CallSite], returns: dict[str, str] | None = None) -> list[str]:
     sites = [c for c in calls if c.name == name]
     arity = max((c.positional for c in sites), default=0)
     by_keyword: list[Counter[str]] = [Counter() for _ in range(arity)]
@@ -54,6 +69,8 @@ def parameters(name: str, calls: list[CallSite]) -> list[str]:
                 by_source[i][site.sources[i]] += 1
             if site.values[i] is not Unfoldable and kind_name(site.values[i]):
                 by_kind[i][kind_name(site.values[i])] += 1
+            elif i < len(site.inner) and (returns or {}).get(site.inner[i]):
+                by_kind[i][(returns or {})[site.inner[i]]] += 1  # `decrypt(encrypt(...))`: what encrypt returns
     chosen: list[str] = []
     for i in range(arity):
         word = next((w for votes in (by_keyword[i], by_source[i]) for w, _ in votes.most_common()
