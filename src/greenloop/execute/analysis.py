@@ -46,3 +46,81 @@ def _import_time_parts(node: ast.stmt) -> list[ast.AST]:
             parts.extend(_import_time_parts(stmt))
         return parts
     return [node]
+
+
+# Modules whose use means values that cannot cross by value, or effects the candidate's process
+# keeps to itself (its warnings, its log records, its event loop).
+_SHARED_MODULES = {"numpy", "pandas", "asyncio", "unittest", "mock", "pickle", "copyreg", "weakref", "gc",
+                   "inspect", "ctypes", "warnings", "logging", "multiprocessing", "trio", "anyio", "torch"}
+_SHARED_NAMES = {"monkeypatch", "caplog", "recwarn", "mocker", "id", "vars", "globals", "patch"}
+_INTROSPECTION = {"__dict__", "__globals__", "__code__", "__closure__", "__defaults__", "__kwdefaults__",
+                  "__module__", "__wrapped__", "__signature__", "__annotations__", "__class__", "__subclasses__"}
+_CONSTANTS = (type(None), bool, type(...))
+
+
+def split_problem(test_source: str, target: str) -> str:
+    """Why these tests cannot be judged in a process apart from the candidate's, or "".
+
+    The split judge runs the tests against a proxy of the target whose values cross by value and
+    whose objects cross as handles. Tests that reach into the target module (patch it, assign
+    to it, read its internals), need identity or objects that cannot cross, or watch effects
+    inside the candidate's process (warnings, logging) are judged in the shared process."""
+    tree = ast.parse(test_source)
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            root = node.module.split(".")[0]
+            if node.module.startswith(target + "."):
+                return f"imports a submodule of {target}"
+            if node.module == target:
+                bound.update(a.asname or a.name for a in node.names)
+            elif root in _SHARED_MODULES:
+                return f"uses {root}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                root = alias.name.split(".")[0]
+                if alias.name.startswith(target + "."):
+                    return f"imports a submodule of {target}"
+                if alias.name == target:
+                    bound.add(alias.asname or target)
+                elif root in _SHARED_MODULES:
+                    return f"uses {root}"
+    for node in ast.walk(tree):
+        why = _shared_node(node, bound, target)
+        if why:
+            return why
+    return ""
+
+
+def _shared_node(node: ast.AST, bound: set[str], target: str) -> str:
+    if isinstance(node, (ast.AsyncFunctionDef, ast.Await)):
+        return "uses async code"
+    if isinstance(node, ast.Name) and node.id in _SHARED_NAMES:
+        return f"uses {node.id}"
+    if isinstance(node, ast.Attribute) and node.attr in _INTROSPECTION:
+        return f"reads {node.attr}"
+    if isinstance(node, ast.Attribute) and node.attr == "modules" and _root_name(node) == "sys":
+        return "uses sys.modules"
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+        targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+        for target_node in targets:
+            if isinstance(target_node, (ast.Attribute, ast.Subscript)) and _root_name(target_node) in bound:
+                return f"assigns into {_root_name(target_node)} from {target}"
+    if isinstance(node, ast.ClassDef):
+        if any(_root_name(b) in bound for b in node.bases):
+            return f"subclasses a class from {target}"
+        if not node.name.startswith("Test"):
+            return f"defines class {node.name} (its instances cannot cross to the candidate)"
+    if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops):
+        operands = [node.left, *node.comparators]
+        if not any(isinstance(o, ast.Constant) and isinstance(o.value, _CONSTANTS) for o in operands):
+            return "compares identity (`is`)"
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith(target + "."):
+        return f"names {node.value} by string"
+    return ""
+
+
+def _root_name(node: ast.AST) -> str:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else ""

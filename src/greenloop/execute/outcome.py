@@ -55,6 +55,8 @@ class Outcome:
 
     `problem` is set when the run as a whole is unsound (the runner died before reporting, a forged
     record, collection failed); `infrastructure` marks problems of the sandbox, not of the candidate.
+    `judge` says who formed the verdict: `split` (the tests ran in a process that never ran the
+    candidate's code) or `shared` (candidate and tests in one process; `judge_reason` says why).
     """
 
     tests: tuple[TestResult, ...]
@@ -62,6 +64,8 @@ class Outcome:
     problem: str = ""
     infrastructure: bool = False
     output: str = ""
+    judge: str = ""
+    judge_reason: str = ""
 
     @property
     def passed(self) -> int:
@@ -88,6 +92,8 @@ class Outcome:
             "problem": self.problem,
             "infrastructure": self.infrastructure,
             "output": self.output,
+            "judge": self.judge,
+            "judge_reason": self.judge_reason,
         }
 
     @classmethod
@@ -98,6 +104,8 @@ class Outcome:
             problem=str(d.get("problem", "")),
             infrastructure=bool(d.get("infrastructure", False)),
             output=str(d.get("output", "")),
+            judge=str(d.get("judge", "")),
+            judge_reason=str(d.get("judge_reason", "")),
         )
 
 

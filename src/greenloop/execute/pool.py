@@ -17,11 +17,11 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from greenloop.errors import BadInput
-from greenloop.execute.analysis import fast_bindings
+from greenloop.execute.analysis import fast_bindings, split_problem
 from greenloop.execute.outcome import ExecutorError, Limits, Outcome, TestResult, TestStatus
 from greenloop.execute.sandbox import unsandboxed_env, worker_command
 from greenloop.execute.worker import PLACEHOLDER_MODULE
@@ -57,7 +57,7 @@ class _WorkerDied(Exception):
 
 
 class _Worker:
-    def __init__(self, suite: TestSuite, limits: Limits, fast: bool) -> None:
+    def __init__(self, suite: TestSuite, limits: Limits, fast: bool, judge: str) -> None:
         argv, self.sandboxed = worker_command()
         self.workdir = "/tmp/greenloop" if self.sandboxed else tempfile.mkdtemp(prefix="greenloop-worker-")
         self.stderr = tempfile.TemporaryFile()
@@ -73,7 +73,7 @@ class _Worker:
         self.last_used = time.monotonic()
         task = {"test_name": suite.filename, "test_source": suite.source, "target_module": suite.target_module,
                 "preimport": suite.preimports(), "workdir": self.workdir, "fast": fast,
-                "limits": asdict(limits)}
+                "limits": asdict(limits), "judge": judge, "sandboxed": self.sandboxed}
         try:
             reply = self.request(task, _START_TIMEOUT)
         except _WorkerDied as exc:
@@ -126,11 +126,20 @@ class WorkerPool:
     """Runs candidates for one `TestSuite` on warm workers. Thread-safe; use as a context manager."""
 
     def __init__(self, suite: TestSuite, limits: Limits | None = None, size: int = 1,
-                 max_jobs_per_worker: int = 500, idle_seconds: float = 120.0, fast: bool = True) -> None:
+                 max_jobs_per_worker: int = 500, idle_seconds: float = 120.0, fast: bool = True,
+                 judge: str = "auto") -> None:
         """`fast=False` collects the tests afresh in every child (pytest's full path): slower,
-        and independent of the collect-once fast path, which is why verification uses it."""
+        and independent of the collect-once fast path, which is why verification uses it.
+        `judge`: `split` runs the tests in a process apart from the candidate's, `shared` in
+        the same one; `auto` splits unless the tests need the shared process (analysis.py)."""
+        if judge not in ("auto", "split", "shared"):
+            raise ValueError(f"judge must be auto, split or shared, not {judge!r}")
         self.suite = suite
         self.fast = fast
+        self.judge_reason = split_problem(suite.source, suite.target_module) if judge == "auto" else ""
+        self.judge = ("shared" if self.judge_reason else "split") if judge == "auto" else judge
+        if judge == "shared":
+            self.judge_reason = "asked for"
         # Tests that use the target at import time (e.g. parametrized over its values) collect
         # differently per candidate, so the placeholder's test ids do not bind them.
         self.ids_are_fixed = fast_bindings(suite.source, suite.target_module) is not None
@@ -167,7 +176,7 @@ class WorkerPool:
                 if self._count < self.size:
                     self._count += 1
                     try:
-                        worker = _Worker(self.suite, self.limits, self.fast)
+                        worker = _Worker(self.suite, self.limits, self.fast, self.judge)
                     except BaseException:
                         self._count -= 1
                         raise
@@ -241,13 +250,19 @@ class WorkerPool:
     def run(self, code: str) -> Outcome:
         expected = self.expected_ids()
         reply = self._job(code)
-        outcome = Outcome.from_dict(reply)
+        outcome = replace(Outcome.from_dict(reply), judge=self.judge, judge_reason=self.judge_reason)
         seen = {t.test_id for t in outcome.tests}
-        missing = [t for t in expected if t not in seen]
-        if missing and self.ids_are_fixed and not outcome.infrastructure:
+        if self.ids_are_fixed:
+            missing = [t for t in expected if t not in seen]
+        else:
+            # Tests that use the target at import time may be parametrized differently per
+            # candidate; every test function collected against the placeholder must still be there.
+            seen = {_base(t) for t in seen}
+            missing = sorted({_base(t) for t in expected} - seen)
+        if missing and not outcome.infrastructure:
             extra = tuple(TestResult(t, TestStatus.NOT_RUN, "never ran") for t in missing)
             problem = outcome.problem or f"{len(missing)} expected test(s) were not collected"
-            outcome = Outcome(outcome.tests + extra, outcome.seconds, problem, False, outcome.output)
+            outcome = replace(outcome, tests=outcome.tests + extra, problem=problem)
         return outcome
 
     def close(self) -> None:
@@ -258,6 +273,11 @@ class WorkerPool:
                 self._count -= 1
         if self._reaper is not None:
             self._reaper.join()
+
+
+def _base(test_id: str) -> str:
+    """A test id without its parameters: `test_x.py::test_f[1-2]` -> `test_x.py::test_f`."""
+    return test_id.split("[", 1)[0]
 
 
 class CollectionError(BadInput):

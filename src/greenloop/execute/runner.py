@@ -109,6 +109,13 @@ def format_exception(exc: BaseException, scratch: str) -> tuple[str, str, dict[s
         for name, value in list(innermost.f_locals.items())[:12]:
             if not name.startswith("@"):
                 local_values[name] = short_repr(value, 80)
+    # Raised in the split judge's candidate process: its frames and innermost locals came along.
+    remote = exc.__dict__.get("__gl_remote__") if hasattr(exc, "__dict__") else None
+    if isinstance(remote, tuple) and len(remote) == 2:
+        if remote[0]:
+            lines.append(str(remote[0]))
+        if remote[1]:
+            local_values = dict(remote[1])
     return message, "\n".join(lines)[-_TRACE_LIMIT:], local_values
 
 

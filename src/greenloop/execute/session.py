@@ -15,6 +15,7 @@ import importlib.util
 import os
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -153,14 +154,15 @@ def run_full(session: Any, result_fd: int, key: bytes, collect_only: bool = Fals
 
 
 def run_fast(session: Any, bindings: dict[str, str], target: str, scratch: str, result_fd: int,
-             key: bytes) -> None:
-    """Import the candidate, rebind the collected test module to it, run the items. Never returns."""
+             key: bytes, load: Callable[[], types.ModuleType] | None = None) -> None:
+    """Import the candidate (or `load` its stand-in), rebind the collected test module to it,
+    run the items. Never returns."""
     recorder = _recorder(session, signer(result_fd, key))
     send = recorder.send
     items = session.items
     send({"kind": "collected", "ids": [item.nodeid for item in items]})
     try:
-        module = _load(target, os.path.join(scratch, target + ".py"))
+        module = load() if load else _load(target, os.path.join(scratch, target + ".py"))
         for test_module in {id(item.module): item.module for item in items}.values():
             for name, attribute in bindings.items():
                 if attribute and not hasattr(module, attribute):

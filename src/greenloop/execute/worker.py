@@ -1,30 +1,38 @@
-"""The long-lived worker that runs inside the sandbox and forks one child per candidate.
+"""The long-lived worker that runs inside the sandbox and forks one judge per candidate.
 
 Protocol: JSON lines. The first line on stdin is the task (test source, names, modules to
-pre-import, limits, whether the fast path may be used); each later line is a job (`code`,
-`collect_only`), answered by one line with an `Outcome` dict. The worker is the trusted side: it enforces the time, memory and process
-limits from outside the child, verifies the child's signed records and kills every process the
-child left behind before it answers.
+pre-import, limits, whether the fast path may be used, which judge); each later line is a job
+(`code`, `collect_only`), answered by one line with an `Outcome` dict. The worker is the trusted
+side: it enforces the time, memory and process limits from outside the children, verifies the
+judge's signed records and kills every process the job left behind before it answers.
+
+Split judge (`judge: split`): before it reads the task, the worker forks a pristine forker
+(candidate.serve_forker) that has never held the tests; each job's candidate process is forked
+from it and the judge child talks to it over a socket (split.py). Shared judge: the candidate is
+imported into the judge child itself, as before.
 """
 
 from __future__ import annotations
 
 import ctypes
 import gc
-import hashlib
-import hmac
 import importlib
 import json
+import linecache
 import os
 import resource
 import select
 import shutil
 import signal
+import socket
 import sys
 import time
 from typing import Any
 
-from greenloop.execute.proctree import descendants, kill_tree, set_subreaper
+from greenloop.execute import confine
+from greenloop.execute.candidate import Forker
+from greenloop.execute.proctree import descendants, set_subreaper
+from greenloop.execute.records import assemble, read_output
 
 PLACEHOLDER_MODULE = '''
 class _Placeholder:
@@ -38,11 +46,10 @@ def __getattr__(name):
 _PR_SET_PDEATHSIG = 1
 _MADV_POPULATE_WRITE = 23
 _PREFAULT_CHUNK = 64 * os.sysconf("SC_PAGE_SIZE")
-_OUTPUT_LIMIT = 2000
 
 
 class Worker:
-    def __init__(self, task: dict[str, Any]) -> None:
+    def __init__(self, task: dict[str, Any], forker: Forker | None = None) -> None:
         self.test_name: str = task["test_name"]
         self.test_source: str = task["test_source"]
         self.target_module: str = task["target_module"]
@@ -51,9 +58,15 @@ class Worker:
         # which names the paths, is prepared once here and inherited by each forked child.
         self.scratch = os.path.join(self.root, "run")
         self.test_path = os.path.join(self.scratch, self.test_name)
+        # The candidate's own directory: never the one the tests are in.
+        self.candidate_dir = os.path.join(self.root, "candidate")
+        self.forker = forker if task.get("judge") == "split" else None
         self.limits: dict[str, Any] = task["limits"]
+        self.tmpfs = bool(task.get("sandboxed"))
         self.jobs = 0
-        self.standby: tuple[int, bytes, int, int] | None = None
+        self.prepared = False
+        self.standby: tuple[int, bytes, int, int, int] | None = None
+        self.candidate_pid = 0
         for module in task.get("preimport", []):
             try:
                 importlib.import_module(module)
@@ -70,20 +83,31 @@ class Worker:
         if self.bindings is not None:
             self.collected, self.collect_problem = session.collect(self.session)
         session.register_recorder(self.session, self.scratch)
+        # Tracebacks and pytest's reports read the test source from here once the file is gone.
+        linecache.cache[self.test_path] = (len(self.test_source), None, self.test_source.splitlines(True),
+                                           self.test_path)
+        self.prepared = True
         # The runner's last record as it arrives on the pipe (signed lines are `json<TAB>mac`).
         self.last_record = json.dumps(session.LAST_RECORD).encode() + b"\t"
         self.running: int | None = None  # the last job's child, killed with its tree by `cleanup`
+        self.tmpfs_baseline = _tmpfs_bytes() if self.tmpfs else 0
         gc.collect()
         gc.freeze()  # children neither rescan nor copy the worker's objects
 
     def _write_files(self, code: str | None) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
         os.makedirs(self.scratch)
+        if self.forker is not None:
+            code = PLACEHOLDER_MODULE  # the split judge never imports a candidate from a file
         if code is not None:
             with open(os.path.join(self.scratch, self.target_module + ".py"), "w") as f:
                 f.write(code)
-        with open(self.test_path, "w") as f:
-            f.write(self.test_source)
+        # The split judge's fast path collected in the worker: its children need no test file,
+        # so none exists while a candidate runs. Its full path collects in the child, which
+        # deletes the file before the candidate's code is loaded (split.py).
+        if not (self.prepared and self.forker is not None and self.bindings is not None):
+            with open(self.test_path, "w") as f:
+                f.write(self.test_source)
         with open(os.path.join(self.scratch, ".pytest.ini"), "w") as f:
             f.write("[pytest]\n")
 
@@ -96,14 +120,26 @@ class Worker:
         key = os.urandom(32)
         result_read, result_write = os.pipe()
         job_read, job_write = os.pipe()
+        out = os.open(os.path.join(self.scratch, ".out"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        call: socket.socket | None = None
+        candidate = 0
+        if self.forker is not None:
+            call, theirs = socket.socketpair()
+            try:
+                candidate = self.forker.spawn(theirs, out, self.limits, self.candidate_dir)
+            finally:
+                theirs.close()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             os.close(result_read)
             os.close(job_write)
-            _child(self, result_write, job_read, key)
+            _child(self, result_write, job_read, key, out, call)
         os.close(result_write)
         os.close(job_read)
-        self.standby = (pid, key, result_read, job_write)
+        os.close(out)
+        if call is not None:
+            call.close()
+        self.standby = (pid, key, result_read, job_write, candidate)
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         self.jobs += 1
@@ -112,7 +148,7 @@ class Worker:
             return {"tests": [], "collected": self.collected, "problem": problem, "seconds": 0.0}
         self.fork_standby()
         assert self.standby is not None
-        pid, key, result_fd, job_fd = self.standby
+        pid, key, result_fd, job_fd, self.candidate_pid = self.standby
         self.standby = None
         started = time.monotonic()
         try:
@@ -125,8 +161,8 @@ class Worker:
         os.close(result_fd)
         if ended_by != "exit":
             self.cleanup()  # over a limit: stop it before anything else is read
-        result = _assemble(raw, key, ended_by, time.monotonic() - started)
-        result["output"] = _read_output(os.path.join(self.scratch, ".out"))
+        result = assemble(raw, key, ended_by, time.monotonic() - started)
+        result["output"] = read_output(os.path.join(self.scratch, ".out"))
         return result
 
     def cleanup(self) -> None:
@@ -134,8 +170,9 @@ class Worker:
         last record is still tearing down its address space (~1 ms); the reply does not wait for it,
         the next job does (the main loop calls this right after replying)."""
         if self.running is not None:
-            kill_tree(self.running)
+            _kill_job(self.running, self.candidate_pid, self.forker.pid if self.forker else 0)
             self.running = None
+            self.candidate_pid = 0
 
     def _watch(self, pid: int, fd: int, limits: dict[str, Any], started: float) -> tuple[bytes, str]:
         """Read the child's records until it exits or breaks a limit; returns (data, why it ended)."""
@@ -145,6 +182,7 @@ class Worker:
         max_procs = int(limits["max_processes"])
         exited = False
         next_check = started + 0.002
+        keep = self.forker.pid if self.forker else 0
         while True:
             now = time.monotonic()
             if now >= deadline:
@@ -175,35 +213,79 @@ class Worker:
             if now >= next_check:
                 next_check = now + 0.005
                 tree = descendants()
-                if sum(tree.values()) > memory:
+                tree.pop(keep, None)  # the idle forker is the worker's, not the job's
+                # Files in the sandbox's private tmpfs are memory too.
+                held = _tmpfs_bytes() - self.tmpfs_baseline if self.tmpfs else 0
+                if sum(tree.values()) + held > memory:
                     return b"".join(chunks), "memory"
                 if len(tree) > max_procs:
                     return b"".join(chunks), "processes"
 
 
-def _read_output(path: str) -> str:
+def _tmpfs_bytes() -> int:
+    from greenloop.execute.sandbox import tmpfs_used_bytes
+
+    return tmpfs_used_bytes()
+
+
+def _kill_job(judge: int, candidate: int, forker: int) -> None:
+    """Kill the job's judge and candidate process groups and every other descendant of the
+    worker but the forker, then reap what is the worker's to reap."""
+    for _ in range(200):
+        for pid in (judge, candidate):
+            if pid:
+                for kill in (os.killpg, os.kill):
+                    try:
+                        kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+        try:
+            os.waitpid(judge, 0)
+        except ChildProcessError:
+            pass
+        _reap()
+        left = [pid for pid in descendants() if pid != forker and _alive(pid)]
+        if not left:
+            return
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.001)
+
+
+def _alive(pid: int) -> bool:
+    """Not a zombie (a killed candidate waits for the forker, its parent, to reap it)."""
     try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - _OUTPUT_LIMIT))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
 
 
-def _child(worker: Worker, write_fd: int, job_fd: int, key: bytes) -> None:  # pragma: no cover
-    """The forked child: confine itself, wait for its job, run the tests. Never returns."""
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _child(worker: Worker, write_fd: int, job_fd: int, key: bytes, out: int,
+           call: socket.socket | None) -> None:  # pragma: no cover
+    """The forked judge: confine itself, wait for its job, run the tests. Never returns."""
     try:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         os.setsid()
         scratch = worker.scratch
-        out = os.open(os.path.join(scratch, ".out"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out, 1)
         os.dup2(out, 2)
-        keep = sorted({0, 1, 2, write_fd, job_fd})
+        keep = sorted({0, 1, 2, write_fd, job_fd, *([call.fileno()] if call else [])})
         for low, high in zip(keep, keep[1:] + [65536], strict=True):
             os.closerange(low + 1, high)
         limits = worker.limits
@@ -226,10 +308,17 @@ def _child(worker: Worker, write_fd: int, job_fd: int, key: bytes) -> None:  # p
         if not chunks:
             os._exit(0)  # the worker is going away
         job = json.loads(b"".join(chunks))
-        with open(os.path.join(scratch, worker.target_module + ".py"), "w") as f:
-            f.write(job["code"])
         from greenloop.execute import session
 
+        if call is not None:
+            from greenloop.execute import split
+
+            candidate_path = os.path.join(worker.candidate_dir, worker.target_module + ".py")
+            split.run(worker.session, worker.bindings, worker.target_module, worker.test_path, candidate_path,
+                      job["code"], call, write_fd, key, job["collect_only"])
+        with open(os.path.join(scratch, worker.target_module + ".py"), "w") as f:
+            f.write(job["code"])
+        confine.confine_candidate()  # the candidate runs in this process
         if worker.bindings is not None and not job["collect_only"]:
             session.run_fast(worker.session, worker.bindings, worker.target_module, scratch, write_fd, key)
         session.run_full(worker.session, write_fd, key, job["collect_only"])
@@ -267,82 +356,32 @@ def _prefault(job_fd: int) -> None:  # pragma: no cover - runs in the child
                 return  # an older kernel: nothing to gain
 
 
-def _assemble(raw: bytes, key: bytes, ended_by: str, seconds: float) -> dict[str, Any]:
-    """Turn the child's signed records into an Outcome dict (see outcome.Outcome.from_dict)."""
-    records: list[dict[str, Any]] = []
-    forged = 0
-    for line in raw.split(b"\n"):
-        if not line:
-            continue
-        body, _, mac = line.rpartition(b"\t")
-        expected = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
-        if not body or not hmac.compare_digest(mac, expected):
-            forged += 1
-            continue
-        records.append(json.loads(body))
-    collected: list[str] = []
-    tests: dict[str, dict[str, Any]] = {}
-    running = ""
-    problems: list[str] = []
-    done = False
-    for record in records:
-        kind = record["kind"]
-        if kind == "collected":
-            collected = list(record["ids"])
-        elif kind == "start":
-            running = record["id"]
-        elif kind == "test":
-            running = ""
-            entry = {k: v for k, v in record.items() if k not in ("kind", "returned", "id")}
-            entry["test_id"] = record["id"]
-            tests[record["id"]] = entry
-        elif kind == "collect-error":
-            problems.append("collection failed: " + record["message"])
-        elif kind == "runner-error":
-            problems.append("the test run was aborted: " + record["message"])
-        elif kind == "done":
-            done = True
-    ending = {
-        "timeout": "timed out",
-        "memory": "exceeded the memory limit",
-        "processes": "exceeded the process limit",
-    }.get(ended_by)
-    results = []
-    for test_id in collected:
-        if test_id in tests:
-            results.append(tests[test_id])
-        elif test_id == running and ending:
-            status = "timeout" if ended_by == "timeout" else "error"
-            results.append({"test_id": test_id, "status": status, "message": f"the test {ending}"})
-        else:
-            results.append({"test_id": test_id, "status": "not-run", "message": "never ran"})
-    if forged:
-        problems.append(f"{forged} report line(s) not signed by the runner were ignored")
-    if ending:
-        problems.append(f"the candidate {ending}" + (f" in {running}" if running else ""))
-    elif not done and not problems:
-        problems.append("the test process exited before pytest finished (did the code call os._exit or crash?)")
-    return {"tests": results, "seconds": seconds, "problem": "; ".join(problems), "collected": collected}
-
-
 def main() -> None:
     protocol = os.fdopen(os.dup(1), "w")
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)  # stray prints from imports must not corrupt the protocol
     set_subreaper()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    task = json.loads(sys.stdin.readline())
+    confine.harden_trusted()
+    # No bytecode caches: pytest would write the rewritten tests (their expected values among
+    # the constants) next to the test file, where a candidate can read them.
+    sys.dont_write_bytecode = True
     import pytest  # noqa: F401 - warm: every child inherits it
 
-    from greenloop.execute import runner
+    from greenloop.execute import runner, split  # noqa: F401 - warm as well
 
     runner.install_assertion_hooks()
+    # Forked before the task (the tests) is read: candidates come from a process that never held them.
+    forker = Forker()
+    task = json.loads(sys.stdin.readline())
     try:
-        worker = Worker(task)
+        worker = Worker(task, forker)
     except BaseException as exc:  # noqa: BLE001 - tell the parent why instead of dying silently
         protocol.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
         protocol.flush()
         return
+    if worker.forker is None:
+        forker.close()
     worker.fork_standby()
     protocol.write(json.dumps({"ready": True}) + "\n")
     protocol.flush()
@@ -355,7 +394,10 @@ def main() -> None:
         protocol.write(json.dumps(reply) + "\n")
         protocol.flush()
         worker.cleanup()
-        worker.fork_standby()  # while the parent reads the reply and asks the model
+        try:
+            worker.fork_standby()  # while the parent reads the reply and asks the model
+        except OSError:
+            return  # the forker is gone (a candidate killed it): the parent starts a new worker
 
 
 if __name__ == "__main__":

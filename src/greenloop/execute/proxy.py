@@ -1,0 +1,382 @@
+"""The judge side of the split judge: the module the tests import in place of the candidate's.
+
+`load` sends the candidate's code to its process and builds a module from the manifest that
+comes back: plain values as exact builtins, each function as a judge-side function that forwards
+its calls, each class as a judge-side class whose methods and operators forward, each exception
+class as a judge-side exception class with the same name and builtin bases. What the candidate
+returns that is not plain data arrives as a handle: an instance of such a judge-side class.
+
+A handle never decides equality or ordering against plain data: its comparison operators answer
+NotImplemented unless the other side is a handle too, so Python falls back to identity (unequal).
+Nothing here runs candidate code; every value the judge sees was rebuilt by `wire`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+from greenloop.execute import wire
+
+_COMPARISONS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"}
+_current: Remote | None = None
+
+
+class CandidateLost(BaseException):
+    """The candidate process is gone (it exited, crashed or was killed): nothing it said counts.
+    A BaseException, so `pytest.raises(Exception)` cannot swallow it."""
+
+
+class CandidateAbort(BaseException):
+    """The candidate raised KeyboardInterrupt or another non-Exception: an error, never a pass."""
+
+
+def _remote() -> Remote:
+    if _current is None:
+        raise CandidateLost("no candidate process is connected")
+    return _current
+
+
+class Handle:
+    """A candidate object the judge refers to by number; subclassed per candidate class."""
+
+    __slots__ = ("_gl_ref",)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_gl_"):
+            raise AttributeError(name)
+        return _remote().ask(["getattr", ["h", self._gl_ref], name])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        remote = _remote()
+        remote.ask(["setattr", ["h", self._gl_ref], name, remote.encode(value)])
+
+    def __delattr__(self, name: str) -> None:
+        _remote().ask(["delattr", ["h", self._gl_ref], name])
+
+    def __repr__(self) -> str:
+        return str(_remote().operate(self, "repr", ()))
+
+    def __str__(self) -> str:
+        return str(_remote().operate(self, "str", ()))
+
+    def __dir__(self) -> list[str]:
+        return [str(n) for n in _remote().operate(self, "dir", ())]
+
+
+class _Meta(type):
+    """The metaclass of judge-side classes: calling one constructs a remote instance."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return _remote().call(cls, args, kwargs)
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("_gl_"):
+            raise AttributeError(name)
+        return _remote().ask(["getattr", ["k", cls.__dict__["_gl_class"]], name])
+
+
+def _operator(name: str) -> Callable[..., Any]:
+    if name in _COMPARISONS:
+        def compare(self: Handle, other: Any) -> Any:
+            if not isinstance(other, Handle):
+                return NotImplemented  # plain data is judged by the builtins' own ==, never the candidate's
+            return _remote().operate(self, name, (other,))
+        compare.__name__ = name
+        return compare
+    if name == "__exit__":
+        def leave(self: Handle, kind: Any, value: Any, _tb: Any) -> Any:
+            return _remote().operate(self, name, (kind, value, None))
+        return leave
+    op = "bool" if name == "__bool__" else name
+
+    def forward(self: Handle, *args: Any) -> Any:
+        return _remote().operate(self, op, args)
+
+    forward.__name__ = name
+    return forward
+
+
+def _method(name: str) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _remote().method(self, name, args, kwargs)
+
+    method.__name__ = name
+    return method
+
+
+def _class_method(name: str) -> classmethod[Any, Any, Any]:
+    def method(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        return _remote().method(cls, name, args, kwargs)
+
+    method.__name__ = name
+    return classmethod(method)
+
+
+def _exception_str(self: BaseException) -> str:
+    message = self.__dict__.get("_gl_message")
+    return message if isinstance(message, str) else BaseException.__str__(self)
+
+
+class Remote:
+    """The judge's connection to one candidate process."""
+
+    def __init__(self, peer: wire.Peer, target: str, on_lost: Callable[[str], None]) -> None:
+        self.peer = peer
+        self.target = target
+        self.on_lost = on_lost
+        self.lost = ""
+        self.objects: dict[int, Any] = {}
+        self.mine: list[Any] = []  # the judge's callables and iterators the candidate may call back
+        self.module_ref = 0
+
+    # -- requests -----------------------------------------------------------------------------
+    def request(self, message: list[Any]) -> list[Any]:
+        if self.lost:
+            raise CandidateLost(self.lost)
+        try:
+            reply = self.peer.request(message)
+        except (wire.PeerLost, OSError, ValueError) as exc:
+            self.lost = f"the candidate process died during a call ({type(exc).__name__}: os._exit, a crash or a limit)"
+            self.on_lost(self.lost)
+            raise CandidateLost(self.lost) from None
+        if len(reply) > 2 and reply[2]:
+            sys.stdout.write(str(reply[2]))
+        if reply[0] == "x":
+            raise self.decode(reply[1])
+        return reply
+
+    def ask(self, message: list[Any]) -> Any:
+        return self.decode(self.request(message)[1])
+
+    def call(self, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return self._with_args(["call", self.encode(target)], args, kwargs)
+
+    def method(self, target: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return self._with_args(["method", self.encode(target), name], args, kwargs)
+
+    def operate(self, target: Any, name: str, args: tuple[Any, ...]) -> Any:
+        return self._with_args(["op", self.encode(target), name], args, {})
+
+    def _with_args(self, head: list[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        reply = self.request([*head, self.encode(list(args)), self.encode(kwargs)])
+        value = self.decode(reply[1])
+        if reply[3]:
+            sent = [*args, *kwargs.values()]
+            for index, data in reply[3]:
+                _copy_back(sent[int(index)], self.decode(data))
+        return value
+
+    def handle(self, request: list[Any]) -> list[Any]:
+        """The candidate calls back a callable or iterator the judge passed it; nothing else."""
+        try:
+            op = request[0]
+            if op == "call" and request[1][0] == "j":
+                function = self.mine[int(request[1][1])]
+                result = function(*self.decode(request[2]), **self.decode(request[3]))
+            elif op == "next":
+                result = next(self.mine[int(request[1])])
+            else:
+                raise PermissionError(f"the judge does not answer {op!r}")
+            return ["r", self.encode(result), "", []]
+        except Exception as exc:  # noqa: BLE001 - the test's callback raised: the candidate sees it
+            return ["x", self.encode(exc), ""]
+
+    # -- encoding -----------------------------------------------------------------------------
+    def encode(self, value: Any) -> Any:
+        return wire.Encoder(self._other)(value)
+
+    def decode(self, data: Any) -> Any:
+        return wire.decode(data, self._rebuild)
+
+    def _other(self, value: Any) -> list[Any]:
+        if isinstance(value, Handle):
+            return ["h", object.__getattribute__(value, "_gl_ref")]
+        ref = None
+        if isinstance(value, type):
+            ref = value.__dict__.get("_gl_class")
+        elif isinstance(value, types.FunctionType):
+            ref = value.__dict__.get("_gl_ref")
+        if ref is not None and self.objects.get(ref) is value:
+            return ["k" if isinstance(value, type) else "f", ref]
+        if isinstance(value, type):
+            name = value.__name__
+            if getattr(builtins, name, None) is value:
+                return ["B", name]
+            if issubclass(value, BaseException):
+                return ["B", _builtin_base(value).__name__]
+        if isinstance(value, BaseException):
+            return ["e", self._other(type(value)), self.encode(list(value.args)), "", {}, "", {}]
+        if callable(value) or hasattr(value, "__next__"):
+            self.mine.append(value)
+            return ["j", len(self.mine) - 1, "call" if callable(value) else "iter"]
+        raise wire.WireError(f"a {type(value).__name__} cannot be passed to the candidate's code")
+
+    def _rebuild(self, data: list[Any]) -> Any:
+        tag = data[0]
+        if tag == "j":
+            return self.mine[int(data[1])]
+        if tag == "e":
+            return self._exception(data)
+        if tag not in ("h", "k", "f"):
+            raise wire.WireError(f"unknown value tag {tag!r}")
+        ref = int(data[1])
+        known = self.objects.get(ref)
+        if known is not None:
+            return known
+        if tag == "f":
+            made: Any = self._function(ref, str(data[2]), str(data[3]))
+        elif tag == "k":
+            if not isinstance(data[2], dict):
+                raise wire.WireError("a class arrived without its description")
+            made = self._class(ref, data[2])
+        else:
+            cls = self.decode(data[2])
+            if not (isinstance(cls, type) and issubclass(cls, Handle)):
+                raise wire.WireError("a handle arrived with a class that is not a judge-side class")
+            made = object.__new__(cls)
+            object.__setattr__(made, "_gl_ref", ref)
+        self.objects[ref] = made
+        return made
+
+    def _function(self, ref: int, name: str, qualname: str) -> Callable[..., Any]:
+        def function(*args: Any, **kwargs: Any) -> Any:
+            return _remote()._with_args(["call", ["f", ref]], args, kwargs)
+
+        function.__name__ = name
+        function.__qualname__ = qualname
+        function.__module__ = self.target
+        function._gl_ref = ref  # type: ignore[attr-defined]
+        return function
+
+    def _class(self, ref: int, desc: dict[str, Any]) -> type:
+        name, qualname, module = str(desc["name"]), str(desc["qualname"]), str(desc["module"])
+        bases = [self.decode(b) for b in desc["bases"]]
+        if desc["exc"]:
+            if module != self.target and module in sys.modules:
+                found: Any = sys.modules[module]
+                for part in qualname.split("."):
+                    found = getattr(found, part, None)
+                if isinstance(found, type) and issubclass(found, BaseException):
+                    return found  # a standard library exception: the judge's own class
+            kept = [b for b in bases if isinstance(b, type) and issubclass(b, BaseException)] or [Exception]
+            namespace = {"__module__": module, "__qualname__": qualname, "_gl_class": ref, "__str__": _exception_str}
+            try:
+                return type(name, tuple(kept), namespace)
+            except TypeError:  # bases whose layouts conflict: keep the first
+                return type(name, (kept[0],), namespace)
+        namespace = {"__module__": module, "__qualname__": qualname, "_gl_class": ref, "__slots__": ()}
+        for method in desc["methods"]:
+            namespace[str(method)] = _method(str(method))
+        for method in desc["classmethods"]:
+            namespace[str(method)] = _class_method(str(method))
+        for dunder in desc["dunders"]:
+            namespace[str(dunder)] = _operator(str(dunder))
+        if desc["nohash"]:
+            namespace["__hash__"] = None
+        handle_bases = tuple(b for b in bases if isinstance(b, type) and issubclass(b, Handle)) or (Handle,)
+        try:
+            return _Meta(name, handle_bases, namespace)
+        except TypeError:
+            return _Meta(name, (Handle,), namespace)
+
+    def _exception(self, data: list[Any]) -> BaseException:
+        _tag, kind, args_data, message, attrs, trace, local_values = data
+        cls = self.decode(kind)
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            cls = RuntimeError
+        if not issubclass(cls, (Exception, SystemExit, GeneratorExit)):
+            cls, message = CandidateAbort, f"the code raised {getattr(cls, '__name__', cls)}"
+        args = self.decode(args_data)
+        args = tuple(args) if isinstance(args, list) else (str(args),)
+        exc: BaseException
+        try:
+            exc = cls(*args) if "_gl_class" not in cls.__dict__ else cls.__new__(cls, *args)
+            if "_gl_class" in cls.__dict__:
+                BaseException.__init__(exc, *args)
+        except Exception:  # noqa: BLE001 - a constructor that wants other arguments
+            exc = cls.__new__(cls)
+            exc.args = args
+        for name, value in dict(attrs).items():
+            if not str(name).startswith("_gl_"):
+                try:
+                    setattr(exc, str(name), self.decode(value))
+                except Exception:  # noqa: BLE001, S112 - a read-only attribute of a builtin exception
+                    continue
+        if "_gl_class" in cls.__dict__ or cls is CandidateAbort:
+            exc.__dict__["_gl_message"] = str(message)
+        exc.__dict__["__gl_remote__"] = (str(trace), {str(k): str(v) for k, v in dict(local_values).items()})
+        return exc
+
+
+def _builtin_base(cls: type) -> type:
+    for klass in cls.__mro__:
+        if getattr(builtins, klass.__name__, None) is klass:
+            return klass
+    return Exception
+
+
+def _copy_back(old: Any, new: Any) -> None:
+    """Mirror the candidate's in-place changes of an argument in the judge's own object."""
+    if type(old) is list and type(new) is list:
+        for i in range(min(len(old), len(new))):
+            if type(old[i]) is type(new[i]) and type(old[i]) in (list, dict, set, bytearray):
+                _copy_back(old[i], new[i])
+            else:
+                old[i] = new[i]
+        del old[len(new):]
+        old.extend(new[len(old):])
+    elif type(old) is dict and type(new) is dict:
+        for key in [k for k in old if k not in new]:
+            del old[key]
+        for key, value in new.items():
+            if key in old and type(old[key]) is type(value) and type(value) in (list, dict, set, bytearray):
+                _copy_back(old[key], value)
+            else:
+                old[key] = value
+    elif type(old) is set and type(new) is set:
+        old.clear()
+        old.update(new)
+    elif type(old) is bytearray and type(new) is bytearray:
+        old[:] = new
+
+
+def connect(peer: wire.Peer, target: str, on_lost: Callable[[str], None]) -> Remote:
+    """Make this process's connection to its candidate (one per judge process)."""
+    global _current
+    remote = Remote(peer, target, on_lost)
+    peer.handle = remote.handle
+    _current = remote
+    return remote
+
+
+def load(remote: Remote, code: str, path: str, module: types.ModuleType | None = None) -> types.ModuleType:
+    """Import the candidate in its process; the judge-side module built from its manifest (into
+    `module` when given). Raises what the candidate's import raised (rebuilt), or ImportError
+    for an exit at import."""
+    try:
+        reply = remote.request(["load", remote.target, code, path])
+    except SystemExit as exc:
+        raise ImportError(f"the code called sys.exit({exc.code!r}) at import") from None
+    manifest = reply[1]
+    module = module or types.ModuleType(remote.target)
+    remote.module_ref = int(manifest["ref"])
+    lazy = {str(name) for name, data in manifest["names"].items() if data == ["lazy"]}
+    for name, data in manifest["names"].items():
+        if name not in lazy:
+            setattr(module, str(name), remote.decode(data))
+    forward_all = "__getattr__" in manifest["names"]
+
+    def module_getattr(name: str) -> Any:
+        if name in lazy or (forward_all and not name.startswith("__")):
+            value = remote.ask(["getattr", ["h", remote.module_ref], name])
+            setattr(module, name, value)
+            return value
+        raise AttributeError(f"module {remote.target!r} has no attribute {name!r}")
+
+    module.__getattr__ = module_getattr  # type: ignore[method-assign]
+    module.__file__ = path
+    return module
