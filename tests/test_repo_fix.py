@@ -79,16 +79,20 @@ def script(tmp_path: Path, *replies: str) -> str:
     return f"scripted:{path}"
 
 
-def greenloop(repo: Path, *args: str, tmp: Path | None = None) -> subprocess.CompletedProcess[str]:
-    # As a user with the project's virtualenv activated (greenloop's own has pytest).
-    env = {**os.environ, "VIRTUAL_ENV": sys.prefix, **({"TMPDIR": str(tmp)} if tmp else {})}
+def greenloop(repo: Path, *args: str, tmp: Path | None = None, env: dict[str, str] | None = None,
+              venv: str | None = sys.prefix) -> subprocess.CompletedProcess[str]:
+    """greenloop as a user with a virtualenv activated (`venv`; greenloop's own has pytest), or none."""
+    full = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    full.update({**({"VIRTUAL_ENV": venv} if venv else {}), **({"TMPDIR": str(tmp)} if tmp else {}), **(env or {})})
     return subprocess.run([sys.executable, "-m", "greenloop", *args], cwd=repo, capture_output=True, text=True,
-                          timeout=180, check=False, env=env)
+                          timeout=180, check=False, env=full)
 
 
-def fix(repo: Path, model: str, *command: str, extra: tuple[str, ...] = (), tmp: Path | None = None):
-    return greenloop(repo, "fix", "--model", model, "--db", str(repo.parent / "runs.db"), "--json", *extra, "--",
-                     *(command or ("pytest", "tests/test_cart.py")), tmp=tmp)
+def fix(repo: Path, model: str, *command: str, extra: tuple[str, ...] = (), tmp: Path | None = None,
+        env: dict[str, str] | None = None, venv: str | None = sys.prefix, json_out: bool = True):
+    return greenloop(repo, "fix", "--model", model, "--db", str(repo.parent / "runs.db"),
+                     *(("--json",) if json_out else ()), *extra, "--",
+                     *(command or ("pytest", "tests/test_cart.py")), tmp=tmp, env=env, venv=venv)
 
 
 def attempts_of(tmp_path: Path, run_id: str) -> list[dict[str, object]]:
@@ -140,7 +144,7 @@ def test_green_path_applies_the_fix_and_nothing_else(repo: Path, tmp_path: Path)
 def test_exhausted_budget_leaves_the_tree_exactly_as_it_was_and_says_where_the_best_attempt_is(
         repo: Path, tmp_path: Path) -> None:
     before = tree_state(repo)
-    proc = fix(repo, script(tmp_path, WRONG_REPLY, "no idea", FIX_REPLY), extra=("--max-iterations", "2"))
+    proc = fix(repo, script(tmp_path, WRONG_REPLY, "no idea", FIX_REPLY), extra=("--max-calls", "2"))
     assert proc.returncode == 1, proc.stderr
     result = json.loads(proc.stdout)
     assert result["status"] == "exhausted" and result["applied"] is False and result["model_calls"] == 2
@@ -152,7 +156,7 @@ def test_exhausted_budget_leaves_the_tree_exactly_as_it_was_and_says_where_the_b
                              capture_output=True, check=False)
     assert applies.returncode == 0, applies.stderr
     human = greenloop(repo, "fix", "--model", script(tmp_path, WRONG_REPLY), "--db", str(tmp_path / "runs.db"),
-                      "--max-iterations", "1", "--", "pytest", "tests/test_cart.py")
+                      "--max-calls", "1", "--", "pytest", "tests/test_cart.py")
     assert human.returncode == 1
     assert "your working tree is unchanged; best attempt: greenloop show" in human.stderr
     assert "context for the model: src/shop/cart.py" in human.stderr
@@ -215,7 +219,7 @@ def test_ctrl_c_leaves_the_tree_intact_and_cleans_up(repo: Path, tmp_path: Path)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     result = json.loads(out)
-    assert result["status"] == "interrupted" and result["iterations"] >= 1, result
+    assert result["status"] == "interrupted" and result["attempts"] >= 1, result
     assert result["best"] == f"greenloop show {result['run_id']} --diff"
     assert tree_state(repo) == before
     assert list(scratch.iterdir()) == []  # the private copy is gone too

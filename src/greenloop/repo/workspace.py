@@ -360,19 +360,22 @@ def commit(info: RepoInfo, paths: list[str], message: str, originals: dict[str, 
     """Commit exactly `paths` on the current branch (the user's other staged work stays staged).
     If the commit fails, the index entries and the files are put back as they were before the
     apply (`originals`), and GitError says why."""
-    before = _git(["ls-files", "-s", "-z", "--", *paths], info.root)
+    index = info.root / _git(["rev-parse", "--git-path", "index"], info.root).decode().strip()
+    saved = index.with_name(index.name + ".greenloop-saved")
+    if index.exists():
+        shutil.copy2(index, saved)
     try:
         _git(["add", "--", *paths], info.root)
         _git(["commit", "-q", "-m", message, "--", *paths], info.root)
     except GitError:
         try:
-            _git(["update-index", "--force-remove", "--", *paths], info.root)
-            entries = [e for e in before.decode().split("\0") if e]
-            if entries:
-                _git(["update-index", "-z", "--index-info"], info.root, data=("\0".join(entries) + "\0").encode())
+            if saved.exists():
+                os.replace(saved, index)  # the index exactly as it was, byte for byte
         finally:
             restore(info.root, originals)
         raise
+    finally:
+        saved.unlink(missing_ok=True)
     return _git(["rev-parse", "HEAD"], info.root).decode().strip()
 
 
