@@ -432,3 +432,33 @@ def test_an_argument_computed_by_another_target_is_named_by_what_that_returns() 
              "def test_shift():\n    assert encrypt('abc', 3) == 'def'\n\n"
              "def test_roundtrip():\n    assert decrypt(encrypt('hi', 5), 5) == 'hi'\n")
     assert derive_stub(tests, "caesar").startswith("def decrypt(text, n):\n")
+
+
+def test_a_fixture_that_builds_a_target_object_starts_the_session() -> None:
+    tests = '''import pytest
+from stack import Stack
+
+
+@pytest.fixture
+def stack():
+    return Stack()
+
+
+def test_empty(stack):
+    assert len(stack) == 0
+
+
+def test_push(stack):
+    stack.push(1)
+    assert stack.pop() == 1
+'''
+    assert derive_stub(tests, "stack") == '''class Stack:
+    """
+    >>> len(Stack())
+    0
+    >>> stack = Stack()
+    >>> stack.push(1)
+    >>> stack.pop()
+    1
+    """
+'''

@@ -91,10 +91,11 @@ def _lines(text: str) -> str:
 
 def plan_stub(test_source: str, module: str, spec: str = "", budget: int = BUDGET_CHARS) -> StubPlan:
     tree = ast.parse(test_source)
-    names, _ = imported_names(tree, module)
+    names, whole = imported_names(tree, module)
     aliases = _aliases(tree, module)
     names = [aliases.get(n, n) for n in names]
-    derived = derive_cases(test_source, module, names, aliases)
+    # `mod.f` means the target only where the tests `import mod`; else `stack.push` is a local's method.
+    derived = derive_cases(test_source, module if whole else "", names, aliases)
     shown = select(derived.cases, budget)
     parts = []
     if spec.strip():

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from greenloop.stub.examples import MAX_EXAMPLE_TEXT, Session, copy_node, example_text, free_names
+from greenloop.stub.examples import MAX_EXAMPLE_TEXT, Session, copy_node, example_text, free_names, raised_line
 from greenloop.stub.fold import Folder, Ref, Unfoldable, bind, literal_text
 from greenloop.stub.params import Fixtures, ParamSet, combine, dotted, expand_parametrize, is_marker
 
@@ -25,7 +24,6 @@ _MAX_LOOP = 100
 _BUILTINS = frozenset(dir(builtins))
 _NOT_A_NAME = frozenset({"expected", "expect", "exp", "want", "wanted", "result", "res", "actual", "out", "output",
                          "answer", "self", "_", "got", "value", "case", "data", "args", "kwargs", "params"})
-_REGEX_SPECIAL = re.compile(r"[.^$*+?{}\[\]|()\\]")
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,8 @@ class Derivation:
 
 
 def derive_cases(test_source: str, module: str, names: list[str], aliases: dict[str, str]) -> Derivation:
+    """The cases of `test_source`; `module` is the name of the target module where the tests import it
+    whole (`import mod; mod.f(...)`), else ''."""
     tree = ast.parse(test_source)
     targets = {**{n: n for n in names}, **{real: real for real in aliases.values()}, **aliases}
     result = Derivation(targets)
@@ -131,7 +131,8 @@ class _Context:
                 try:
                     walk.values[arg.arg] = fixtures.value(arg.arg, Folder(self.values))
                 except Unfoldable as exc:
-                    walk.unknown[arg.arg] = str(exc)
+                    if not walk.fixture(arg.arg, fixtures.expression(arg.arg)):
+                        walk.unknown[arg.arg] = str(exc)
             self.out.cases.extend(walk.run(fn.body))
 
 
@@ -148,12 +149,25 @@ class _Walk:
         self.cases: list[Case] = []
         self.session_only = False
         self.bare_calls: list[ast.expr] = []
+        self.fixtures: dict[str, ast.expr] = {}  # fixtures that build a target object: a session's first steps
+
+    def fixture(self, name: str, expr: ast.expr | None) -> bool:
+        """Take a fixture like `return Stack()` as a local holding what the target built."""
+        if expr is None or not self.first_target(expr):
+            return False
+        shown = self.subst(expr, record=False)
+        if self.problem(shown):
+            return False
+        self.symbols[name] = self.fixtures[name] = shown
+        return True
 
     def run(self, body: list[ast.stmt]) -> list[Case]:
         self.block(body)
         if self.session_only or (not self.cases and self.bare_calls):
             text, reason = Session(self).run(body)
-            function = self.first_target(ast.Module(body, []))
+            used = {n.id for n in ast.walk(ast.Module(body, [])) if isinstance(n, ast.Name)}
+            built = [ast.Expr(e) for name, e in self.fixtures.items() if name in used]  # the object it works on
+            function = self.first_target(ast.Module(built + body, []))
             return [Case(self.test_id, function, text, "session" if text else "unrendered", reason)]
         if not self.cases:
             return [Case(self.test_id, "", "", "unrendered", "no assert on the module's names found")]
@@ -268,16 +282,7 @@ class _Walk:
         if problem:
             self.unrendered(problem, function)
             return
-        line = ast.unparse(exc)
-        match = next((k.value for k in ctx.keywords if k.arg == "match"), None)
-        if match is not None:
-            try:
-                pattern = str(Folder(self.values).fold(match))
-            except Unfoldable:
-                pattern = ast.unparse(match)
-            plain = re.sub(r"\\(.)", r"\1", pattern)
-            special = _REGEX_SPECIAL.search(re.sub(r"\\.", "", pattern))
-            line += f": {plain}" if not special else f": ... (the message matches {pattern!r})"
+        line = raised_line(exc, ctx, self.values)
         self.add(Case(self.test_id, function, f">>> {ast.unparse(shown)}\nTraceback (most recent call last):\n{line}",
                       "raises", "", self.shown_args(shown)))
         if isinstance(item.optional_vars, ast.Name):

@@ -8,15 +8,17 @@ comparisons) shows the expression and `True`.
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
-from greenloop.stub.fold import Unfoldable
+from greenloop.stub.fold import Folder, Unfoldable
 from greenloop.stub.params import dotted, is_marker
 
 if TYPE_CHECKING:
     from greenloop.stub.cases import _Walk
 
 MAX_EXAMPLE_TEXT = 400
+_REGEX_SPECIAL = re.compile(r"[.^$*+?{}\[\]|()\\]")
 
 
 class Session:
@@ -32,7 +34,12 @@ class Session:
         lines: list[str] = []
         # The session's own variables stay variables: a later line may read what a call changed in them.
         self.assigned = frozenset(n.id for stmt in body for n in ast.walk(stmt)
-                                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+                                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)) | set(self.walk.fixtures)
+        used = {n.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+        for name, built in self.walk.fixtures.items():
+            if name in used:
+                lines.append(f">>> {name} = {ast.unparse(built)}")  # the fixture, as the session's first step
+                self.defined.add(name)
         try:
             for stmt in body:
                 lines += self.stmt(stmt)
@@ -67,13 +74,30 @@ class Session:
             return text.splitlines()
         if isinstance(stmt, ast.With) and stmt.items and isinstance(stmt.items[0].context_expr, ast.Call) \
                 and is_marker(stmt.items[0].context_expr, "raises") and stmt.body:
-            exc = ast.unparse(self.show(stmt.items[0].context_expr.args[0]))
+            raises = stmt.items[0].context_expr
+            exc = raised_line(self.show(raises.args[0]), raises, w.values)
             first = stmt.body[0]
             call = first.value if isinstance(first, ast.Expr | ast.Assign) else None
             if call is None:
                 raise Unfoldable("a pytest.raises block it cannot show")
             return [f">>> {ast.unparse(self.show(call))}", "Traceback (most recent call last):", exc]
         raise Unfoldable(f"a `{type(stmt).__name__.lower()}` statement it cannot show")
+
+
+def raised_line(exc: ast.expr, raises: ast.Call, values: dict[str, Any]) -> str:
+    """The doctest's last line for `pytest.raises(E, match=...)`: `E: message`, or the pattern when
+    it is a real regular expression."""
+    line = ast.unparse(exc)
+    match = next((k.value for k in raises.keywords if k.arg == "match"), None)
+    if match is not None:
+        try:
+            pattern = str(Folder(values).fold(match))
+        except Unfoldable:
+            pattern = ast.unparse(match)
+        plain = re.sub(r"\\(.)", r"\1", pattern)
+        special = _REGEX_SPECIAL.search(re.sub(r"\\.", "", pattern))
+        line += f": {plain}" if not special else f": ... (the message matches {pattern!r})"
+    return line
 
 
 def example_text(test: ast.expr, targets: dict[str, str]) -> tuple[str, str]:

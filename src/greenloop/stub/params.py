@@ -161,6 +161,19 @@ class Fixtures:
         if any(is_marker(d, "fixture") for d in fn.decorator_list):
             self.nodes[fn.name] = fn
 
+    def expression(self, name: str) -> ast.expr | None:
+        """What a fixture that is one `return expr` (or `yield expr`) returns, as written."""
+        fn = self.nodes.get(name)
+        body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))] if fn else []
+        if len(body) != 1 or fn is None or fn.args.args:
+            return None
+        stmt = body[0]
+        if isinstance(stmt, ast.Return):
+            return stmt.value
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Yield):
+            return stmt.value.value
+        return None
+
     def value(self, name: str, folder: Folder, seen: frozenset[str] = frozenset()) -> Any:
         fn = self.nodes.get(name)
         if fn is None or name in seen:
