@@ -100,6 +100,21 @@ def test_trusted_processes_are_out_of_a_candidates_reach() -> None:
     assert "/fd/" in control.stdout and "/environ" in control.stdout, control.stdout + control.stderr
 
 
+def test_a_candidate_cannot_reach_any_other_process_in_the_sandbox() -> None:
+    # The worker's and judge's pipes (a forged reply), environments and memory, through /proc:
+    # every process but the candidate's own is out of reach once the worker is wired to confine.py.
+    run_probe(
+        "import os\ndef attack():\n    me = os.getpid()\n    got = []\n"
+        "    for pid in os.listdir('/proc'):\n        if not pid.isdigit() or int(pid) == me:\n            continue\n"
+        "        paths = [f'/proc/{pid}/environ', f'/proc/{pid}/mem']\n"
+        "        try:\n            paths += [f'/proc/{pid}/fd/{fd}' for fd in os.listdir(f'/proc/{pid}/fd')]\n"
+        "        except OSError:\n            pass\n"
+        "        for path in paths:\n            try:\n                os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))\n"
+        "                got.append(path)\n            except OSError:\n                pass\n"
+        "    return 'escaped' if got else 'contained'\n"
+    )
+
+
 # Each call is made so that, unfiltered, it fails with some *other* error (or succeeds): so EPERM
 # comes from the filter. Numbers come from libseccomp, for this architecture.
 ESCAPE_CALLS = """
