@@ -331,3 +331,17 @@ def test_kernel_wide_sysctls_are_read_only_even_before_the_uid_drop() -> None:
     proc = subprocess.run(bwrap_argv() + [sys.executable, "-I", "-S", "-c", code], capture_output=True,
                           text=True, timeout=60, check=False)
     assert proc.stdout.strip() in ("EROFS", "EACCES"), proc.stdout + proc.stderr
+
+
+def test_without_libseccomp_the_sandbox_fails_closed() -> None:
+    # No silent sandbox without the filter, and no fallback to running candidates unsandboxed.
+    code = (
+        "import sys\nsys.modules['pyseccomp'] = None  # as if the binding or libseccomp.so.2 were missing\n"
+        "from greenloop.execute import ExecutorError, TestSuite, WorkerPool\n"
+        "try:\n    with WorkerPool(TestSuite('def test_x():\\n    pass\\n', 'test_x.py', 'x')) as pool:\n"
+        "        print('ran', pool.run('').green)\n"
+        "except ExecutorError as exc:\n    print('refused', type(exc).__name__, exc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert proc.stdout.startswith("refused ConfinementError") and "libseccomp" in proc.stdout, proc.stdout + proc.stderr
