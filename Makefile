@@ -43,7 +43,7 @@ browser:
 demo: $(VENV)/.installed sandbox
 	@rm -rf demo-output && mkdir -p demo-output && cp examples/demo/test_*.py demo-output/
 	$(VENV)/bin/greenloop solve --tests demo-output/test_temperature.py --target demo-output/temperature.py \
-		--max-iterations 80 --max-seconds 240 --db demo-output/runs.db
+		--max-calls 80 --max-seconds 240 --db demo-output/runs.db
 	@echo "--- demo-output/temperature.py, written by the loop:" && cat demo-output/temperature.py
 	@$(VENV)/bin/greenloop report last --db demo-output/runs.db -o demo-output/report.html >/dev/null \
 		&& echo "--- how it converged: open demo-output/report.html"

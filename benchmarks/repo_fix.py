@@ -6,7 +6,7 @@ the same API, so the embedded model loads once). Prints per bug the status, mode
 then the fix rate and median calls-to-green; each green is checked again with plain pytest.
 
     .venv/bin/python benchmarks/repo_fix.py                       # scripted model: a wrong fix, then the right one
-    .venv/bin/python benchmarks/repo_fix.py --model local --max-iterations 8 --threads 1 --bugs mean-operator
+    .venv/bin/python benchmarks/repo_fix.py --model local --max-calls 8 --threads 1 --bugs mean-operator
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def run_bug(bug: Bug, args: argparse.Namespace, workdir: Path, model: Model | No
     started = time.monotonic()
     # In-process (the API behind `greenloop fix`), so the embedded model is loaded once for all bugs.
     result = fix(["pytest", "-x", bug.tests], cwd=root, model=model or ScriptedModel(bug.replies(root)),
-                 budget=Budget(args.max_iterations, args.max_seconds), db=workdir / "runs.db", seed=args.seed)
+                 budget=Budget(args.max_calls, args.max_seconds), db=workdir / "runs.db", seed=args.seed)
     wall = time.monotonic() - started
     # Independent check: plain pytest in the user's tree, outside greenloop.
     check = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", bug.tests], cwd=root,
@@ -111,7 +111,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="scripted", help="scripted (built-in replies) or any --model spec")
     parser.add_argument("--bugs", default="", help="comma-separated bug names (default: all)")
-    parser.add_argument("--max-iterations", type=int, default=8)
+    parser.add_argument("--max-calls", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=180)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0,
@@ -134,7 +134,7 @@ def main() -> int:
                   f"tree {'green' if r['tree_green'] else 'red'}", flush=True)
     green = [r for r in rows if r["status"] == "green"]
     assert all(r["tree_green"] for r in green), "a run said green but the tree's tests fail"
-    print(f"\nmodel {args.model}: fixed {len(green)}/{len(rows)} within {args.max_iterations} calls / "
+    print(f"\nmodel {args.model}: fixed {len(green)}/{len(rows)} within {args.max_calls} calls / "
           f"{args.max_seconds:g}s each")
     if green:
         calls = [int(r["model_calls"]) for r in green]  # type: ignore[call-overload]

@@ -4,9 +4,9 @@ For each corpus file and seed, `greenloop solve` runs twice in fresh temporary d
 in everything but the starting stub: "before" is the stub the earlier derivation (`src/greenloop/stub.py`,
 loaded from git in this run) writes, "after" is the current one. The stub goes in as the target's
 text, which the loop takes as its stub exactly as it takes a derived one. CPU heavy (about 2 s per
-model call here): use `--files` and `--max-iterations` to keep a run short.
+model call here): use `--files` and `--max-calls` to keep a run short.
 
-    .venv/bin/python benchmarks/stub_solve.py --files roman,brackets,leap --max-iterations 20 --seeds 1
+    .venv/bin/python benchmarks/stub_solve.py --files roman,brackets,leap --max-calls 20 --seeds 1
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def solve(test_source: str, module: str, stub: str, seed: int, args: argparse.Na
         tests.write_text(test_source)
         target.write_text(stub)
         command = [sys.executable, "-m", "greenloop", "solve", "--tests", str(tests), "--target", str(target),
-                   "--seed", str(seed), "--json", "--max-iterations", str(args.max_iterations),
+                   "--seed", str(seed), "--json", "--max-calls", str(args.max_calls),
                    "--max-seconds", str(args.max_seconds), "--db", f"{tmp}/runs.db", "--model", args.model]
         if args.strategy:
             command += ["--strategy", args.strategy]
@@ -48,7 +48,7 @@ def main() -> int:
     parser.add_argument("--files", default="", help="comma-separated parts of corpus file names (default: all)")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--max-iterations", type=int, default=50)
+    parser.add_argument("--max-calls", type=int, default=50)
     parser.add_argument("--max-seconds", type=float, default=300)
     parser.add_argument("--model", default="local")
     parser.add_argument("--strategy", default="", help="default: solve's own default")
@@ -61,7 +61,7 @@ def main() -> int:
     wanted = [w for w in args.files.split(",") if w]
     files = [p for p in sorted(Path(args.corpus).glob("case_*.py")) if not wanted or any(w in p.name for w in wanted)]
     print(f"baseline: stub.py at {rev}; {len(files)} files, seeds {args.first_seed}..{args.first_seed + args.seeds - 1},"
-          f" at most {args.max_iterations} calls and {args.max_seconds:g}s per run\n")
+          f" at most {args.max_calls} calls and {args.max_seconds:g}s per run\n")
     print("| file | seed | before | calls | tests | after | calls | tests |")
     print("| --- | ---: | --- | ---: | ---: | --- | ---: | ---: |")
     results: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}

@@ -28,7 +28,7 @@ def test_green_run_exits_0_writes_target_and_prints_json(workspace: Path, script
     proc = solve(workspace, "--model", script(fenced(WRONG), fenced(GOOD)), "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["status"] == "green" and result["iterations"] == 2 and result["model_calls"] == 2
+    assert result["status"] == "green" and result["attempts"] == 2 and result["model_calls"] == 2
     assert result["tests_passed"] == result["tests_total"] == 4
     assert set(result) >= {"run_id", "prompt_tokens", "completion_tokens", "seconds", "target"}
     assert (workspace / "slugger.py").read_text() == GOOD
@@ -37,7 +37,7 @@ def test_green_run_exits_0_writes_target_and_prints_json(workspace: Path, script
 def test_exhausted_run_exits_1_and_leaves_target_untouched(workspace: Path, script) -> None:
     (workspace / "slugger.py").write_text("def slugify(text):\n    '''Make a slug.'''\n")
     before = (workspace / "slugger.py").read_text()
-    proc = solve(workspace, "--model", script(fenced(WRONG), fenced(PARTIAL)), "--max-iterations", "2")
+    proc = solve(workspace, "--model", script(fenced(WRONG), fenced(PARTIAL)), "--max-calls", "2")
     assert proc.returncode == 1, proc.stderr
     assert (workspace / "slugger.py").read_text() == before
     assert "greenloop show" in proc.stderr
@@ -104,7 +104,7 @@ def test_ctrl_c_ends_cleanly_with_130_and_records_the_run(workspace: Path, scrip
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     result = json.loads(out)
-    assert result["status"] == "interrupted" and result["iterations"] >= 1
+    assert result["status"] == "interrupted" and result["attempts"] >= 1
     assert not (workspace / "slugger.py").exists()
     assert not [p for p in os.listdir(workspace) if p.endswith(".tmp")]
     listed = json.loads(greenloop("runs", "--db", "runs.db", "--json", cwd=workspace).stdout)
@@ -143,17 +143,17 @@ def test_solve_progress_is_live_on_a_terminal_and_plain_lines_when_piped(workspa
     from security.test_terminal import on_terminal
 
     model = script(fenced(WRONG), fenced(PARTIAL), fenced(WRONG))
-    piped = solve(workspace, "--model", model, "--max-iterations", "3")
+    piped = solve(workspace, "--model", model, "--max-calls", "3")
     assert piped.returncode == 1
-    lines = [line for line in piped.stderr.splitlines() if line.startswith("iteration ")]
+    lines = [line for line in piped.stderr.splitlines() if line.startswith("call ")]
     assert [line.split(" · ")[:2] for line in lines] == [
-        ["iteration 1/3", "best 0/4 tests"], ["iteration 2/3", "best 3/4 tests"], ["iteration 3/3", "best 3/4 tests"]]
+        ["call 1/3", "best 0/4 tests"], ["call 2/3", "best 3/4 tests"], ["call 3/3", "best 3/4 tests"]]
     assert "\x1b" not in piped.stderr
     shown = on_terminal(["solve", "--tests", "test_slugger.py", "--target", "slugger.py", "--db", "runs.db",
-                         "--model", script(fenced(WRONG), fenced(PARTIAL), fenced(WRONG)), "--max-iterations", "3"],
+                         "--model", script(fenced(WRONG), fenced(PARTIAL), fenced(WRONG)), "--max-calls", "3"],
                         workspace)
-    assert b"best" in shown and b"3/4 tests" in shown and b"attempt 3/3" in shown and b"\x1b[" in shown
-    assert b"iteration 1/3" not in shown  # the plain lines are for pipes only
+    assert b"best" in shown and b"3/4 tests" in shown and b"call 3/3" in shown and b"\x1b[" in shown
+    assert "call 1/3 · best".encode() not in shown  # the plain lines are for pipes only
 
 
 def test_bench_progress_counts_problems_and_solved_with_an_eta(tmp_path: Path) -> None:

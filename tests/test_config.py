@@ -67,13 +67,13 @@ def test_precedence_is_flag_then_environment_then_project_then_user(workspace: P
 
 def test_budget_and_strategy_parameters_come_from_the_project(workspace: Path, env: dict[str, str]) -> None:
     model = scripted(workspace, "wrong", *[fenced(WRONG)] * 5)
-    (workspace / "pyproject.toml").write_text(f'[tool.greenloop]\nmodel = "{model}"\nmax_iterations = 2\n')
+    (workspace / "pyproject.toml").write_text(f'[tool.greenloop]\nmodel = "{model}"\nmax_calls = 2\n')
     proc = greenloop("solve", "--tests", "test_slugger.py", "--target", "slugger.py", "--db", "runs.db", "--json",
                      cwd=workspace, env=env)
-    assert proc.returncode == 1 and json.loads(proc.stdout)["iterations"] == 2
+    assert proc.returncode == 1 and json.loads(proc.stdout)["attempts"] == 2
     flagged = greenloop("solve", "--tests", "test_slugger.py", "--target", "slugger.py", "--db", "runs.db", "--json",
-                        "--max-iterations", "3", cwd=workspace, env=env)
-    assert json.loads(flagged.stdout)["iterations"] == 3
+                        "--max-calls", "3", cwd=workspace, env=env)
+    assert json.loads(flagged.stdout)["attempts"] == 3
     # The chosen strategy's table reaches the strategy: a parameter it does not have is refused by it.
     (workspace / "pyproject.toml").write_text(f'[tool.greenloop]\nmodel = "{model}"\nstrategy = "sample"\n\n'
                                               "[tool.greenloop.strategies.sample]\nnot_a_parameter = 1\n")
@@ -106,7 +106,7 @@ def test_bad_config_is_one_line_naming_the_file_and_the_key(workspace: Path, env
     one_line(solve(), str(user_file), "'max_seconds'", "positive")
     user_file.unlink()
     one_line(greenloop("solve", "--tests", "test_slugger.py", "--target", "slugger.py", "--db", "runs.db",
-                       cwd=workspace, env={**env, "GREENLOOP_MAX_ITERATIONS": "lots"}), "GREENLOOP_MAX_ITERATIONS")
+                       cwd=workspace, env={**env, "GREENLOOP_MAX_CALLS": "lots"}), "GREENLOOP_MAX_CALLS")
     assert not (workspace / "slugger.py").exists()
 
 

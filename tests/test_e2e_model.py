@@ -23,7 +23,7 @@ def test_embedded_model_reaches_green_on_the_demo_task(tmp_path: Path) -> None:
     shutil.copy(DEMO, tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "greenloop", "solve", "--tests", "test_temperature.py", "--target", "temperature.py",
-         "--max-iterations", "150", "--max-seconds", "240", "--seed", "0", "--json", "--db", "runs.db"],
+         "--max-calls", "150", "--max-seconds", "240", "--seed", "0", "--json", "--db", "runs.db"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, (proc.stdout, proc.stderr[-2000:])

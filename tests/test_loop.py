@@ -21,7 +21,7 @@ def test_converges_after_revisions_and_writes_target(workspace: Path) -> None:
     model = ScriptedModel([fenced(WRONG), fenced(PARTIAL), fenced(GOOD)])
     result = run(workspace, model)
     assert result.status is RunStatus.GREEN
-    assert result.iterations == 3 and result.model_calls == 3
+    assert result.attempts == 3 and result.model_calls == 3
     assert (result.tests_passed, result.tests_total) == (4, 4)
     assert (workspace / "slugger.py").read_text() == GOOD
     # the revision request carries the previous code and what went wrong with it
@@ -40,9 +40,9 @@ def test_feedback_names_failing_test_with_actual_and_expected(workspace: Path) -
 
 def test_stops_on_iteration_budget_and_keeps_best(workspace: Path) -> None:
     model = ScriptedModel([fenced(WRONG), fenced(PARTIAL), fenced(WRONG + "\n# again\nX = 1\n"), fenced(GOOD)])
-    result = run(workspace, model, budget=Budget(max_iterations=3))
+    result = run(workspace, model, budget=Budget(max_calls=3))
     assert result.status is RunStatus.EXHAUSTED
-    assert result.iterations == 3
+    assert result.attempts == 3
     assert result.tests_passed == 3 and result.best_code is not None and "split" in result.best_code
     assert not (workspace / "slugger.py").exists(), "the target is untouched when not green"
     store = Store(workspace / "runs.db")
@@ -54,17 +54,17 @@ def test_stops_on_iteration_budget_and_keeps_best(workspace: Path) -> None:
 
 def test_write_best_writes_the_best_candidate_when_not_green(workspace: Path) -> None:
     model = ScriptedModel([fenced(PARTIAL), fenced(WRONG)])
-    result = run(workspace, model, budget=Budget(max_iterations=2), write_best=True)
+    result = run(workspace, model, budget=Budget(max_calls=2), write_best=True)
     assert result.status is RunStatus.EXHAUSTED
     assert "split" in (workspace / "slugger.py").read_text()
 
 
 def test_stops_on_time_budget(workspace: Path) -> None:
     model = ScriptedModel([fenced(WRONG)] * 1000)
-    result = run(workspace, model, budget=Budget(max_iterations=1000, max_seconds=0.5))
+    result = run(workspace, model, budget=Budget(max_calls=1000, max_seconds=0.5))
     assert result.status is RunStatus.EXHAUSTED
     assert "within 0.5s" in result.message
-    assert result.iterations < 1000
+    assert result.attempts < 1000
 
 
 def test_script_running_out_ends_the_run_not_green(workspace: Path) -> None:

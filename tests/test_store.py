@@ -54,7 +54,7 @@ def test_find_run_by_unique_prefix(tmp_path: Path) -> None:
 def test_cost_judge_and_python_are_recorded_and_read_back_typed(tmp_path: Path) -> None:
     store = Store(tmp_path / "r.db")
     run_id = store.start_run(kind="fix", tests_path="t", target="m", spec="", model="m", strategy="s",
-                             budget={"max_iterations": 3}, python="/usr/bin/python3.11")
+                             budget={"max_calls": 3}, python="/usr/bin/python3.11")
     store.add_attempt(run_id, AttemptRecord(1, "model", [], "", "x = 1", None, 1, 2, False, "f", 10, 5, 0.5, 0.1,
                                             cost=0.0125, judge="split"))
     outcome = {"tests": [{"test_id": "t::a", "status": "passed"}], "judge": "shared"}
@@ -63,7 +63,7 @@ def test_cost_judge_and_python_are_recorded_and_read_back_typed(tmp_path: Path) 
     store.update_run(run_id, cost=0.02, status="green")
     run = store.run_row("last")
     assert run is not None and run.id == run_id and run.cost == 0.02 and run.python == "/usr/bin/python3.11"
-    assert run.budget == {"max_iterations": 3} and run.status == "green"
+    assert run.budget == {"max_calls": 3} and run.status == "green"
     first, second = store.attempt_rows(run_id)
     assert (first.cost, first.judge, first.parent) == (0.0125, "split", None)
     assert (second.judge, second.parent, second.green, second.tests[0]["status"]) == ("shared", 1, True, "passed")

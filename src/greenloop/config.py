@@ -29,15 +29,14 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 # Key -> (type, environment variable or "", what it is). Each key is also the destination of the flag it
-# stands for (`max_iterations` is `--max-iterations`), so it fills only commands that have that flag.
+# stands for (`max_calls` is `--max-calls`), so it fills only commands that have that flag.
 KEYS: dict[str, tuple[type, str, str]] = {
     "model": (str, "GREENLOOP_MODEL", "model spec, e.g. openai:qwen2.5-coder:7b"),
     "base_url": (str, "OPENAI_BASE_URL", "OpenAI-compatible endpoint"),
     "parallel": (int, "GREENLOOP_PARALLEL", "model calls in flight at once"),
     "workers": (int, "GREENLOOP_WORKERS", "sandbox workers"),
     "strategy": (str, "GREENLOOP_STRATEGY", "search strategy"),
-    "max_iterations": (int, "GREENLOOP_MAX_ITERATIONS", "model calls per run (solve, fix)"),
-    "max_calls": (int, "GREENLOOP_MAX_CALLS", "model calls per problem (bench)"),
+    "max_calls": (int, "GREENLOOP_MAX_CALLS", "model calls per run (solve, fix) or per problem (bench)"),
     "max_seconds": (float, "GREENLOOP_MAX_SECONDS", "wall-clock budget, seconds"),
     "max_cost": (float, "GREENLOOP_MAX_COST", "spending budget, US dollars"),
 }

@@ -102,6 +102,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE attempts ADD COLUMN judge TEXT;
         """,
     ),
+    (
+        # `iterations` counted attempts (model replies, repairs, duplicates); say so.
+        "005_runs_attempts",
+        "ALTER TABLE runs RENAME COLUMN iterations TO attempts;",
+    ),
 ]
 
 
@@ -204,7 +209,7 @@ class Store:
         return int(cursor.lastrowid or 0)
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        allowed = {"status", "message", "iterations", "model_calls", "tests_passed", "tests_total",
+        allowed = {"status", "message", "attempts", "model_calls", "tests_passed", "tests_total",
                    "prompt_tokens", "completion_tokens", "seconds", "model_seconds", "best_attempt", "finished", "cost", "python"}
         unknown = set(fields) - allowed
         if unknown:
@@ -295,7 +300,7 @@ class RunRow:
     budget: dict[str, Any]
     status: str
     message: str
-    iterations: int
+    attempts: int
     model_calls: int
     tests_passed: int
     tests_total: int

@@ -20,13 +20,13 @@ class TaskError(BadInput):
 
 @dataclass(frozen=True)
 class Budget:
-    max_iterations: int = 50  # model calls
+    max_calls: int = 50  # model calls
     max_seconds: float = 600.0
     max_cost: float | None = None  # USD; None: no limit (local models cost nothing)
 
     def __post_init__(self) -> None:
-        if self.max_iterations < 1:
-            raise TaskError("--max-iterations must be at least 1")
+        if self.max_calls < 1:
+            raise TaskError("--max-calls must be at least 1")
         if self.max_seconds <= 0:
             raise TaskError("--max-seconds must be positive")
         if self.max_cost is not None and not self.max_cost > 0:

@@ -97,7 +97,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     repo = make_repo(tmp / "repo", FILES)
     before = tree_state(repo)
     replies = [reply for _, reply, _ in ATTACKS]
-    proc = fix(repo, script(tmp, *replies), "pytest", "tests", extra=("--max-iterations", str(len(replies))))
+    proc = fix(repo, script(tmp, *replies), "pytest", "tests", extra=("--max-calls", str(len(replies))))
     result = json.loads(proc.stdout)
     attempts = {a["n"]: a for a in attempts_of(tmp, result["run_id"])}
     return {"proc": proc, "result": result, "attempts": attempts, "repo": repo, "before": before}
@@ -132,7 +132,7 @@ def test_an_existing_symlink_to_outside_is_never_written_through(tmp_path: Path)
     git(repo, "commit", "-qm", "vendor link")
     attack = block("src/shop/vendor/victim.py", "precious = 1", "precious = 0") + create(
         "src/shop/vendor/new.py", "x = 1")
-    proc = fix(repo, script(tmp_path, attack, attack), extra=("--max-iterations", "2", "--allow", "src/shop/vendor/*"))
+    proc = fix(repo, script(tmp_path, attack, attack), extra=("--max-calls", "2", "--allow", "src/shop/vendor/*"))
     assert proc.returncode == 1, proc.stderr
     assert (outside / "victim.py").read_text() == "precious = 1\n" and sorted(os.listdir(outside)) == ["victim.py"]
     feedback = attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])[1]["feedback"]

@@ -70,7 +70,7 @@ def _run(workspace: Path, script) -> str:
     model = script(f"```python\n{CANDIDATE}```\n")
     proc = subprocess.run(
         [sys.executable, "-m", "greenloop", "solve", "--tests", "test_slugger.py", "--target", "slugger.py",
-         "--db", "runs.db", "--model", model, "--max-iterations", "1", "--json"],
+         "--db", "runs.db", "--model", model, "--max-calls", "1", "--json"],
         cwd=workspace, capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 1, proc.stderr
@@ -102,6 +102,6 @@ def test_show_json_escapes_control_characters_and_round_trips(workspace: Path, s
 def test_solve_progress_on_a_terminal_never_prints_the_candidate_raw(workspace: Path, script) -> None:
     model = script(*[f"```python\n{CANDIDATE}```\n"] * 3)
     received = on_terminal(["solve", "--tests", "test_slugger.py", "--target", "slugger.py", "--db", "runs.db",
-                            "--model", model, "--max-iterations", "3"], workspace)
+                            "--model", model, "--max-calls", "3"], workspace)
     assert b"exhausted" in received
     assert_inert(received, live=True)

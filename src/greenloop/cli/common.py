@@ -31,9 +31,22 @@ def terminal_safe(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def add_max_calls(parser: argparse.ArgumentParser, default: int) -> None:
+    """`--max-calls N`, and `--max-iterations` as its deprecated spelling (it always counted model calls)."""
+    parser.add_argument("--max-calls", type=int, default=default, help=f"model calls before giving up (default {default})")
+    parser.add_argument("--max-iterations", type=int, dest="max_calls", action=_Deprecated, help=argparse.SUPPRESS)
+
+
+class _Deprecated(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(f"greenloop: {option_string} is deprecated and will be removed; use --max-calls", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def progress_line(p: Progress) -> str:
     return (
-        f"iteration {p.iteration}/{p.max_iterations} · best {p.best_passed}/{p.total} tests · "
+        f"call {p.calls}/{p.max_calls} · best {p.best_passed}/{p.total} tests · "
         f"last {p.last_passed}/{p.total} · {p.prompt_tokens + p.completion_tokens:,} tokens · "
         + (f"${p.cost:.4f} · " if p.cost else "") + f"{p.elapsed:.1f}s"
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from greenloop.cli.common import fail, progress_line
+from greenloop.cli.common import add_max_calls, fail, progress_line
 from greenloop.execute import ExecutorError, Limits
 from greenloop.loop.engine import RunStatus
 from greenloop.models import ModelError
@@ -31,7 +31,7 @@ def register(commands: Any) -> None:
     p.add_argument("--files", nargs="+", default=[], metavar="FILE", help="files to show the model first")
     p.add_argument("--model", default="local", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | scripted:PATH")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL or OpenAI)")
-    p.add_argument("--max-iterations", type=int, default=30, help="model calls before giving up (default 30)")
+    add_max_calls(p, 30)
     p.add_argument("--max-seconds", type=float, default=900, help="wall-clock budget (default 900)")
     p.add_argument("--timeout", type=float, default=120, help="seconds one run of the test command may take (default 120)")
     p.add_argument("--edit-format", default="auto", choices=["auto", "diff", "whole"],
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                 message = Path(args.message_file).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise TaskError(f"--message-file: cannot read {args.message_file}: {exc}") from None
-        budget = Budget(args.max_iterations, args.max_seconds)
+        budget = Budget(args.max_calls, args.max_seconds)
         if args.timeout <= 0:
             raise TaskError("--timeout must be positive")
         limits = Limits(timeout=args.timeout, cpu_seconds=int(args.timeout) + 1, memory_mb=4096, max_processes=64,

@@ -55,7 +55,7 @@ class LoopDisplay:
         if not self.live:
             self.console.print(progress_line(p), highlight=False, markup=False, soft_wrap=True)
             return
-        rest = (f"attempt {p.iteration}/{p.max_iterations} · last {p.last_passed}/{p.total} · "
+        rest = (f"call {p.calls}/{p.max_calls} · last {p.last_passed}/{p.total} · "
                 f"{p.prompt_tokens + p.completion_tokens:,} tokens" + (f" · ${p.cost:.4f}" if p.cost else ""))
         self.progress.update(self.task, description="best", total=max(p.total, 1), completed=p.best_passed,
                              tests=f"{p.best_passed}/{p.total} tests", rest=rest)

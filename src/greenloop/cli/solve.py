@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from greenloop.api import solve
-from greenloop.cli.common import fail, terminal_safe
+from greenloop.cli.common import add_max_calls, fail, terminal_safe
 from greenloop.cli.progress import LoopDisplay
 from greenloop.errors import GreenloopError, exit_code
 from greenloop.loop.engine import Progress, RunStatus
@@ -28,7 +28,7 @@ def register(commands: Any) -> None:
     spec.add_argument("--spec-file", help="file holding the spec")
     p.add_argument("--model", default="local", help="local | local:PATH.gguf | openai:MODEL | anthropic:MODEL | scripted:PATH")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL or OpenAI)")
-    p.add_argument("--max-iterations", type=int, default=50, help="model calls before giving up (default 50)")
+    add_max_calls(p, 50)
     p.add_argument("--max-seconds", type=float, default=600, help="wall-clock budget (default 600)")
     p.add_argument("--max-cost", type=float, metavar="USD", help="stop once the model calls cost this much (US dollars)")
     p.add_argument("--parallel", type=int, metavar="N", help="model calls in flight at once (default: what the model serves)")
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         display.update(p)
 
     try:
-        budget = Budget(args.max_iterations, args.max_seconds, args.max_cost)
+        budget = Budget(args.max_calls, args.max_seconds, args.max_cost)
         with display:
             result = solve(
                 args.tests, args.target, spec=args.spec, spec_file=args.spec_file, model=args.model,

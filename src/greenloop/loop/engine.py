@@ -96,7 +96,7 @@ class Engine:
                 result.tests_passed = best.outcome.passed
                 result.tests_total = max(result.tests_total, best.outcome.total)
             self.store.update_run(
-                run_id, status=result.status.value, message=result.message, iterations=result.iterations,
+                run_id, status=result.status.value, message=result.message, attempts=result.attempts,
                 model_calls=result.model_calls, tests_passed=result.tests_passed, tests_total=result.tests_total,
                 prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
                 seconds=result.seconds, model_seconds=result.model_seconds, best_attempt=result.best_attempt,
@@ -105,7 +105,7 @@ class Engine:
         return result
 
     def _out_of_budget(self, calls: int, cost: float) -> str:
-        if calls >= self.budget.max_iterations:
+        if calls >= self.budget.max_calls:
             return f"no green candidate after {calls} model calls"
         if time.monotonic() - self.started >= self.budget.max_seconds:
             return f"no green candidate within {self.budget.max_seconds:g}s"
@@ -238,20 +238,20 @@ class Engine:
         outcome, proposal, usage = job.outcome, job.proposal, job.completion.usage
         feedback = feedback or (NO_CODE_FEEDBACK if job.code is None else "" if outcome and outcome.green else
                                 render_feedback(outcome) if outcome else "")
-        result.iterations += 1
+        result.attempts += 1
         if kind == "repair":
             result.repairs += 1
             result.repair_seconds += job.exec_seconds
         parent = proposal.parent.n if proposal.parent else None
         record_id = self.store.add_attempt(result.run_id, AttemptRecord(
-            n=result.iterations, kind=kind, messages=proposal.messages, response=job.completion.text, code=job.code,
+            n=result.attempts, kind=kind, messages=proposal.messages, response=job.completion.text, code=job.code,
             outcome=outcome.to_dict() if outcome else None, passed=outcome.passed if outcome else 0,
             total=outcome.total if outcome else 0, green=bool(outcome and outcome.green), feedback=feedback,
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
             model_seconds=usage.seconds, exec_seconds=job.exec_seconds if kind != "duplicate" else 0.0, parent=parent,
             cost=usage.cost,
         ))
-        history.append(Attempt(result.iterations, job.code, outcome, feedback, parent, record_id, kind))
+        history.append(Attempt(result.attempts, job.code, outcome, feedback, parent, record_id, kind))
         self._report(result, history)
         return bool(outcome and outcome.green and job.code is not None)
 
@@ -260,7 +260,7 @@ class Engine:
             return
         best = best_attempt(history)
         self.on_progress(Progress(
-            iteration=result.model_calls, max_iterations=self.budget.max_iterations,
+            calls=result.model_calls, max_calls=self.budget.max_calls,
             best_passed=max(best.passed, 0) if best else 0, total=result.tests_total,
             last_passed=max(history[-1].passed, 0), prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens, elapsed=time.monotonic() - self.started, cost=result.cost,

@@ -15,8 +15,8 @@ class RunStatus(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Progress:
-    iteration: int
-    max_iterations: int
+    calls: int  # model calls so far
+    max_calls: int
     best_passed: int
     total: int
     last_passed: int
@@ -31,7 +31,7 @@ class Result:
     run_id: str
     status: RunStatus
     message: str
-    iterations: int = 0  # attempts recorded: model replies and local repairs
+    attempts: int = 0  # attempts recorded: model replies and local repairs
     model_calls: int = 0
     tests_passed: int = 0
     tests_total: int = 0
@@ -51,7 +51,7 @@ class Result:
 
     def to_json(self, target: str) -> dict[str, object]:
         return {
-            "run_id": self.run_id, "status": self.status.value, "iterations": self.iterations,
+            "run_id": self.run_id, "status": self.status.value, "attempts": self.attempts,
             "model_calls": self.model_calls, "tests_passed": self.tests_passed, "tests_total": self.tests_total,
             "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
             "cost": round(self.cost, 6), "retries": self.retries, "seconds": round(self.seconds, 3), "target": target, "message": self.message,
