@@ -185,3 +185,22 @@ def test_report_bad_input(tmp_path: Path, workspace: Path, script) -> None:
     (workspace / "blocker").write_text("a file, not a folder")
     one_line(greenloop("report", "last", "--db", "runs.db", "-o", "blocker/r.html", cwd=workspace), "cannot write")
     assert sorted(p.name for p in workspace.iterdir() if p.suffix in (".html", ".tmp")) == []
+
+
+def test_repo_mode_attempts_show_their_own_diff_and_judge(tmp_path: Path) -> None:
+    from greenloop.report.data import load_run
+    from greenloop.report.render import run_page
+
+    store = Store(tmp_path / "runs.db")
+    run_id = store.start_run(kind="fix", tests_path="pytest -x", target="", spec="", model="m", strategy="revise",
+                             budget={}, python="/usr/bin/python3")
+    diff = "--- a/pkg/mod.py\n+++ b/pkg/mod.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+    outcome = {"tests": [{"test_id": "tests/test_mod.py::test_x", "status": "passed"}], "judge": "shared"}
+    store.add_attempt(run_id, AttemptRecord(1, "model", [], "", diff, outcome, 1, 1, True, "", 1, 1, 0.1, 0.2))
+    view = load_run(store, "last")
+    assert view.attempts[0].diff_against == "the repository"
+    assert [(d.kind, d.text) for d in view.attempts[0].diff][-2:] == [("del", "-x = 1"), ("add", "+x = 2")]
+    assert view.judges == ["shared"]
+    html = run_page(view)
+    assert '<div class="add">+x = 2</div>' in html and "python <span class=\"mono\">/usr/bin/python3</span>" in html
+    store.close()

@@ -3,6 +3,7 @@ attempts are appended to the store by another writer."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -132,3 +133,32 @@ def test_serve_bad_input(tmp_path: Path) -> None:
     one_line(["--serve", "-o", "x.html", "--db", "runs.db"], "-o does not go with --serve")
     (tmp_path / "garbage.db").write_text("not sqlite\n" * 200)
     one_line(["--serve", "--port", "0", "--db", "garbage.db"], "cannot open the run store")
+
+
+def test_live_bench_page_gains_a_problem_as_the_bench_goes_on(served, browser, tmp_path: Path) -> None:
+    server, _ = served
+
+    def bench(problems: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "greenloop", "bench", "humaneval", "--model", "canonical",
+                               "--problems", problems, "--strategy", "single", "--max-calls", "3", "--db", "runs.db",
+                               "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+                              stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stderr
+        return str(json.loads(proc.stdout)["bench_id"])
+
+    bench_id = bench("0-1")
+    page = browser.new_page()
+    page.goto(server.url + "bench/last")
+    page.wait_for_selector('[data-figure="curves"] path.point')
+    assert page.locator("#problems tbody tr").count() == 2
+    assert bench("0-2") == bench_id  # the same bench, resumed with one more problem
+    page.wait_for_function("document.querySelectorAll('#problems tbody tr').length === 3", timeout=10_000)
+    link = page.locator("#problems tbody tr").nth(2).locator("a")
+    assert link.get_attribute("href", timeout=5_000).startswith("/run/")  # type: ignore[union-attr]
+    link.click()
+    page.wait_for_selector("#attempts tr.attempt")
+    store = Store(tmp_path / "runs.db")
+    run_id = {p.problem: p.run_id for p in store.bench_problem_rows(bench_id)}["HumanEval/2"]
+    store.close()
+    assert run_id is not None and run_id in page.inner_text("h1")
+    page.close()
