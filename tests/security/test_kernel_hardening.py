@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from greenloop.execute import Limits, TestSuite, WorkerPool
-from greenloop.execute.sandbox import bwrap_argv, bwrap_problem, sandbox_command, sandbox_owner
+from greenloop.execute.sandbox import bwrap_argv, bwrap_problem, sandbox_argv, sandbox_command, sandbox_owner
 
 pytestmark = pytest.mark.skipif(bool(bwrap_problem()), reason=f"needs bubblewrap: {bwrap_problem()}")
 
@@ -292,10 +292,10 @@ def test_guarantees_inside_the_sandbox_match_the_kernels_view() -> None:
     assert report["no_new_privs"] is True and report["uid"] != "0", report
 
 
-def test_repo_mode_contract_writable_copy_extra_options_and_command(tmp_path: Path) -> None:
-    """How `greenloop fix` uses the sandbox: a private copy bound read-write at another path, more
-    bubblewrap options after the prefix, the command through sandbox_command(); as root, the copy
-    is chowned to sandbox_owner() so the unprivileged uid can write there, and only there."""
+def test_repo_mode_contract_writable_copy_environment_and_descriptors(tmp_path: Path) -> None:
+    """How `greenloop fix` uses the sandbox (sandbox_argv): a private copy bound read-write at
+    another path, its own environment and working directory, a result pipe passed in; as root the
+    copy is chowned to sandbox_owner() so the unprivileged uid can write there, and only there."""
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "module.py").write_text("x = 1\n")
@@ -304,18 +304,21 @@ def test_repo_mode_contract_writable_copy_extra_options_and_command(tmp_path: Pa
         for path in (copy, copy / "module.py"):
             os.chown(path, *owner)
     target = "/srv/greenloop-repo"
-    prefix = bwrap_argv((), ((str(copy), target, True),))
-    at = prefix.index("--chdir")
-    del prefix[at:at + 2]
-    prefix += ["--setenv", "GREENLOOP_RUN_MARK", "42", "--unsetenv", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
-               "--chdir", target]
-    code = ("import os\nopen('made-by-test.txt', 'w').write(os.environ['GREENLOOP_RUN_MARK'])\n"
+    read_end, write_end = os.pipe()
+    code = ("import os, sys\nopen('made-by-test.txt', 'w').write(os.environ['GREENLOOP_RUN_MARK'])\n"
+            "os.write(int(sys.argv[1]), b'via the pipe')\n"
             "print(os.getcwd(), 'PYTEST_DISABLE_PLUGIN_AUTOLOAD' in os.environ, open('/proc/self/status').read().count('Seccomp:\\t2'))\n"
             "try:\n    open('/usr/pwned', 'w')\nexcept OSError as exc:\n    print('blocked', exc.errno)\n")
-    proc = subprocess.run(prefix + sandbox_command([sys.executable, "-c", code]), capture_output=True, text=True,
-                          timeout=60, check=False)
+    argv = sandbox_argv([sys.executable, "-c", code, str(write_end)], binds=((str(copy), target, True),),
+                        env={"GREENLOOP_RUN_MARK": "42"}, unset=("PYTEST_DISABLE_PLUGIN_AUTOLOAD",), chdir=target)
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, pass_fds=(write_end,))
+        os.close(write_end)
+        assert os.read(read_end, 100) == b"via the pipe"
+    finally:
+        os.close(read_end)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == [target, "False", "1", "blocked", "30"], proc.stdout  # 30: EROFS
+    assert proc.stdout.split() == [target, "False", "1", "blocked", "30"], proc.stdout + proc.stderr  # 30: EROFS
     assert (copy / "made-by-test.txt").read_text() == "42"
     if owner is not None:
         assert (copy / "made-by-test.txt").stat().st_uid == owner[0]

@@ -202,6 +202,23 @@ def sandbox_command(argv: list[str], loads_filter: bool = False) -> list[str]:
             "--bounding-set=-all", "--", *command]
 
 
+def sandbox_argv(command: list[str], *, extra_rw: tuple[str, ...] = (),
+                 binds: tuple[tuple[str, str, bool], ...] = (), env: dict[str, str] | None = None,
+                 unset: tuple[str, ...] = (), chdir: str = "/tmp", tmp_bytes: int = DEFAULT_TMP_BYTES) -> list[str]:
+    """The whole argv that runs `command` in the sandbox: `bwrap_argv(extra_rw, binds, tmp_bytes)`,
+    then `env` set and `unset` removed on top of the sandbox's own environment, `chdir` as the
+    working directory, then `sandbox_command(command)`. File descriptors passed to it (pass_fds)
+    reach the command. As root, a writable bind must be owned by `sandbox_owner()`."""
+    argv = bwrap_argv(extra_rw, binds, tmp_bytes=tmp_bytes)
+    at = argv.index("--chdir")
+    del argv[at:at + 2]  # bubblewrap warns about two
+    for key in unset:
+        argv += ["--unsetenv", key]
+    for key, value in (env or {}).items():
+        argv += ["--setenv", key, value]
+    return argv + ["--chdir", chdir] + sandbox_command(command)
+
+
 @functools.lru_cache(maxsize=1)
 def bwrap_problem() -> str:
     """Empty when bubblewrap works here, else why not."""
