@@ -125,6 +125,10 @@ def test_runs_piped_prints_full_ids_tab_separated_and_last_names_the_newest(work
     assert json.loads(shown.stdout)["run"]["id"] == ids[-1]
     again = greenloop("show", lines[1].split("\t")[0], "--db", "runs.db", "--json", cwd=workspace)
     assert json.loads(again.stdout)["run"]["id"] == ids[1]
+    from security.test_terminal import on_terminal
+
+    narrow = on_terminal(["runs", "--db", "runs.db"], workspace, columns=40)
+    assert all(run_id.encode() in narrow for run_id in ids)  # a narrow terminal shrinks other columns, not ids
 
 
 def test_runs_and_show_bad_input(workspace: Path, script) -> None:

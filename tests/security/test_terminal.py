@@ -31,10 +31,10 @@ CANDIDATE = (
 FORBIDDEN = (b"\x1b]0;PWNED", b"\x1b[2J", "\x9b".encode(), b"\x07", b"\x9b")
 
 
-def on_terminal(args: list[str], cwd: Path) -> bytes:
+def on_terminal(args: list[str], cwd: Path, columns: int = 200) -> bytes:
     """Run greenloop with stdout and stderr on a pseudo-terminal; everything the terminal received."""
     leader, follower = pty.openpty()
-    env = {**os.environ, "COLUMNS": "200", "TERM": "xterm-256color"}
+    env = {**os.environ, "COLUMNS": str(columns), "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
     proc = subprocess.Popen([sys.executable, "-m", "greenloop", *args], cwd=cwd, stdin=subprocess.DEVNULL,
                             stdout=follower, stderr=follower, env=env)

@@ -90,7 +90,11 @@ def list_runs(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no runs in {store.path} yet", file=sys.stderr)
         return 0
-    table = Table(*TSV_COLUMNS)
+    table = Table()
+    # The id is what a person copies: never shortened, however narrow the terminal (other columns give way).
+    table.add_column(TSV_COLUMNS[0], no_wrap=True, min_width=max(len(r.id) for r in rows))
+    for name in TSV_COLUMNS[1:]:
+        table.add_column(name)
     for row in cells:
         table.add_row(*(escape(terminal_safe(c)) for c in row))
     Console().print(table)
