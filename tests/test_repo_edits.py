@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from greenloop.repo.edits import apply_reply, parse_reply
-from greenloop.repo.protect import Protection, command_paths
 
 CORE = '''\
 import math
@@ -171,19 +170,6 @@ def test_windows_line_endings_are_kept() -> None:
     files = {"w.py": "def f():\r\n    return 1\r\n"}
     result = apply(block("w.py", "    return 1", "    return 2"), files, ["w.py"])
     assert result.changes == {"w.py": "def f():\r\n    return 2\r\n"}
-
-
-def test_protection_covers_collected_tests_named_paths_conftest_and_config() -> None:
-    known = {"tests/data/expected.json", "tests/test_a.py", "src/pkg/mod.py", "check.py", "src/pkg/mod_test.py"}
-    is_dir = lambda p: any(k.startswith(p + "/") for k in known)  # noqa: E731
-    named = command_paths(["tests", "check.py", "-k", "add"], "", lambda p: p in known or is_dir(p))
-    assert named == ["tests", "check.py"]
-    guard = Protection(["tests/test_a.py"], named, is_dir)
-    assert "holds tests the command runs" in (guard("tests/test_a.py") or "")
-    assert "named by the test command" in (guard("check.py") or "")
-    assert guard("tests/data/expected.json") and guard("src/conftest.py") and guard("pyproject.toml")
-    assert guard("src/pkg/mod_test.py")
-    assert guard("src/pkg/mod.py") is None
 
 
 def test_small_model_padding_is_pruned_and_docstrings_are_kept() -> None:

@@ -16,7 +16,8 @@ from greenloop.repo.command import Collection, TestCommand, collect, execute, in
 from greenloop.repo.context import gather
 from greenloop.repo.interpreter import detect
 from greenloop.repo.runner import Runner, _python_dirs_under
-from greenloop.repo.workspace import Scratch, apply_to_tree, discover
+from greenloop.repo.usertree import apply_to_tree
+from greenloop.repo.workspace import Scratch, discover
 from test_repo_fix import git, make_repo
 
 FILES = {

@@ -1,11 +1,14 @@
 """Repo mode (`greenloop fix`): edit a real git repository until its test command passes.
 
 The loop works in a private copy (`workspace`), runs the user's command there under the sandbox
-(`runner`, `command`, `junit`), shows the model the failing tests and the files that matter
-(`context`, `prompts`), applies its edits (`edits`, `merge`) except to the tests (`protect`), and
-writes the user's tree only after a verified green (`fixer`).
+with the project's interpreter (`runner`, `interpreter`, `command`), takes per-test results from a
+signed channel (`report_plugin`, `unittest_hook`, `results`), shows the model the failing tests and
+the files that matter (`context`, `repomap`, `prompts`), applies its edits (`edits`, `merge`) within
+what may change (`policy`, `reach`) after screening them for tampering (`screen`), stops early on
+environment problems (`diagnose`), and writes the user's tree only after a verified green
+(`fixer`, `apply`, `usertree`).
 
-The public names are imported lazily: `collect_plugin` is loaded into the user's pytest process
+The public names are imported lazily: `report_plugin` is loaded into the user's pytest process
 inside the sandbox, and importing this package must not drag the loop, the store and the models in.
 """
 

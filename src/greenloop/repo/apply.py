@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from greenloop.loop.result import RunStatus
-from greenloop.repo.workspace import GitError, apply_to_tree, commit, dirty_paths
+from greenloop.repo.usertree import apply_to_tree, commit, dirty_paths
+from greenloop.repo.workspace import GitError
 
 if TYPE_CHECKING:
     from greenloop.repo.fixer import Fixer, FixResult

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import posixpath
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class Shown:
 class Context:
     tests: list[tuple[str, str]]  # (test id, source of the test function), read-only
     files: list[Shown]  # editable files
+    notes: tuple[str, ...] = ()  # what was asked for and could not be shown, and why
 
     def wanted(self) -> set[str]:
         """The names the failing tests use: a definition the model adds for them is not padding."""
@@ -48,7 +50,7 @@ class Context:
 
     def labels(self) -> list[str]:
         test_files = dict.fromkeys(t.split("::")[0] for t, _ in self.tests)
-        return [f.label() for f in self.files] + [f"{t} (test, read-only)" for t in test_files]
+        return [f.label() for f in self.files] + [f"{t} (test, read-only)" for t in test_files] + list(self.notes)
 
 
 def _parse(text: str) -> ast.Module | None:
@@ -206,34 +208,68 @@ def _excerpt(text: str, names: list[str]) -> tuple[str, tuple[str, ...]] | None:
     return "\n".join(parts), tuple(chosen)
 
 
+def _window(text: str, lines: list[int], budget: int) -> tuple[str, int, int] | None:
+    """The lines around the frames' lines (or the file's head) that fit `budget` tokens, numbered
+    by the file's own line numbers in the label: a big file is still shown where it matters."""
+    all_lines = text.split("\n")
+    centre = (min(lines) + max(lines)) // 2 if lines else 1
+    half = 40
+    while half >= 5:
+        start = max(1, centre - half)
+        end = min(len(all_lines), centre + half)
+        chunk = "\n".join(all_lines[start - 1:end])
+        if tokens(chunk) <= budget:
+            return chunk, start, end
+        half //= 2
+    return None
+
+
 def gather(outcome: Outcome, *, read: Reader, protect: Callable[[str], str | None], files: list[str],
            cwd: str, roots: tuple[str, ...], budget: int, single: bool = False) -> Context:
-    """The context for one prompt, within `budget` tokens; `single` shows at most one file."""
+    """The context for one prompt, within `budget` tokens; `single` shows at most one file.
+
+    Files, in order: `--files` (always shown, at least in part, or a note says why not); the repository
+    files of every failing test's traceback frames, innermost first; the files defining what the
+    failing tests import. For a command other than pytest, its output's tracebacks and `file:line`
+    references stand in for the frames."""
     finder = Finder(read, cwd, roots)
     failing = [t for t in outcome.tests if t.status in (TestStatus.FAILED, TestStatus.ERROR, TestStatus.TIMEOUT)]
     tests: list[tuple[str, str]] = []
-    focus: dict[str, list[str]] = {f: [] for f in files if not protect(f)}
-    for result in failing[:3]:
+    notes: list[str] = []
+    focus: dict[str, list[str]] = {}
+    lines: dict[str, list[int]] = {}
+    for f in files:
+        why = protect(f)
+        if why:
+            notes.append(f"--files {f}: not shown ({why})")
+        else:
+            focus[f] = []
+
+    def frame(path: str, line: int) -> None:
+        rel = finder.repo_path(path)
+        if rel and rel.endswith(".py") and not protect(rel):
+            focus.setdefault(rel, []).append(_enclosing(read(rel) or "", line))
+            lines.setdefault(rel, []).append(line)
+
+    imports: list[tuple[str, str]] = []
+    for result in failing[:5]:
         test_file = finder.repo_path(result.test_id.split("::")[0])
         text = read(test_file) if test_file else None
         source = test_source(result.test_id, text) if text is not None else None
-        if source and source not in [s for _, s in tests]:
+        if source and source not in [s for _, s in tests] and len(tests) < 3:
             tests.append((result.test_id, source))
         for path, line in reversed(frames(result.traceback + "\n" + result.message)):
-            rel = finder.repo_path(path)
-            if rel and not protect(rel):
-                focus.setdefault(rel, []).append(_enclosing(read(rel) or "", line))
+            frame(path, line)
         if test_file and text is not None:
             imported = [(p, n) for p, n in _imports(finder, test_file, text) if not protect(p)]
             # Of what the test module imports, what this test uses (all of it, if that says nothing).
             used = _names(source or "")
-            for path, name in [(p, n) for p, n in imported if not n or n in used] or imported:
-                focus.setdefault(path, []).append(name)
-    if not failing:  # a command other than pytest: its output is the traceback
-        for path, line in reversed(frames(outcome.output)):
-            rel = finder.repo_path(path)
-            if rel and not protect(rel):
-                focus.setdefault(rel, []).append(_enclosing(read(rel) or "", line))
+            imports += [(p, n) for p, n in imported if not n or n in used] or imported
+    if not failing or not focus:  # a command other than pytest: its output is the traceback
+        for path, line in reversed(frames(outcome.output) + references(outcome.output)):
+            frame(path, line)
+    for path, name in imports:
+        focus.setdefault(path, []).append(name)
     left = budget - sum(tokens(s) for _, s in tests)
     shown: list[Shown] = []
     for path, names in focus.items():
@@ -246,8 +282,22 @@ def gather(outcome: Outcome, *, read: Reader, protect: Callable[[str], str | Non
         if tokens(text) <= left and not narrow:
             shown.append(Shown(path, text, True))
             left -= tokens(text)
-            continue
-        if excerpt is not None and tokens(excerpt[0]) <= left:
+        elif excerpt is not None and tokens(excerpt[0]) <= left:
             shown.append(Shown(path, excerpt[0], False, excerpt[1]))
             left -= tokens(excerpt[0])
-    return Context(tests, shown)
+        elif path in files or path in lines:
+            window = _window(text, lines.get(path, []), left)
+            if window is not None:
+                shown.append(Shown(path, window[0], False, (f"lines {window[1]}-{window[2]}",)))
+                left -= tokens(window[0])
+            elif path in files:
+                notes.append(f"--files {path}: not shown (no part of it fits the token budget; raise --context-tokens)")
+    return Context(tests, shown, tuple(notes))
+
+
+_REFERENCE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.py):(\d+)")
+
+
+def references(output: str) -> list[tuple[str, int]]:
+    """`path.py:line` references anywhere in a command's output (linters, custom runners, make)."""
+    return [(m.group(1), int(m.group(2))) for m in _REFERENCE.finditer(output)]

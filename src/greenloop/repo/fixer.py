@@ -26,11 +26,12 @@ from greenloop.repo.edits import apply_reply
 from greenloop.repo.interpreter import Interpreter
 from greenloop.repo.policy import Policy
 from greenloop.repo.prompts import EditFormat, messages, render_outcome
-from greenloop.repo.protect import command_paths
-from greenloop.repo.reach import build_policy, conflict_markers
+from greenloop.repo.reach import build_policy, command_paths, conflict_markers
+from greenloop.repo.repomap import repo_map
 from greenloop.repo.runner import Runner
 from greenloop.repo.screen import screen_all
-from greenloop.repo.workspace import GitError, RepoError, RepoInfo, Scratch, check_state
+from greenloop.repo.usertree import check_state
+from greenloop.repo.workspace import GitError, RepoError, RepoInfo, Scratch
 from greenloop.store import AttemptRecord, Store
 from greenloop.task import Budget
 
@@ -69,7 +70,7 @@ class FixResult:
     message: str
     repo: str
     command: str
-    iterations: int = 0
+    attempts: int = 0  # one per model reply (edit errors and duplicates included)
     model_calls: int = 0
     tests_passed: int = 0
     tests_total: int = 0
@@ -87,7 +88,7 @@ class FixResult:
 
 
     def to_json(self) -> dict[str, object]:
-        keys = ("run_id", "status", "message", "repo", "command", "iterations", "model_calls", "tests_passed",
+        keys = ("run_id", "status", "message", "repo", "command", "attempts", "model_calls", "tests_passed",
                 "tests_total", "prompt_tokens", "completion_tokens", "changed_files", "applied", "commit",
                 "context_files", "python")
         data: dict[str, object] = {k: getattr(self, k) for k in keys}
@@ -128,6 +129,7 @@ class Fixer:
         self.collection = Collection()
         self.protect = Policy()
         self.baseline: Outcome | None = None
+        self.editable: list[str] = []  # source files a fix may change (for the repository map)
         self.candidates: list[_Candidate] = []
         self.errors: dict[int, str] = {}  # parent n -> why the last reply built on it could not be applied
         self.context: list[str] = []
@@ -163,7 +165,8 @@ class Fixer:
             files=list(self.options.files), snapshot=snapshot, read=read, cwd=self.info.cwd,
             where=(str(self.info.root), str(work)), args=self.command.path_args(), allow=self.options.allow,
             interpreter=self.interpreter, is_link=self.scratch.is_link)
-        marked = conflict_markers([p for p in snapshot if p.endswith(".py") and not self.protect(p)], read)
+        self.editable = [p for p in snapshot if p.endswith(".py") and not self.protect(p)]
+        marked = conflict_markers(self.editable, read)
         if marked:
             raise RepoError(f"{marked} holds git conflict markers (<<<<<<< ... >>>>>>>); resolve them first")
 
@@ -227,7 +230,7 @@ class Fixer:
             if best is not None and best.outcome.green:
                 result.tests_total = best.outcome.total  # skipped tests are known now, and not counted
             store.update_run(
-                run_id, status=result.status.value, message=result.message, iterations=result.iterations,
+                run_id, status=result.status.value, message=result.message, attempts=result.attempts,
                 model_calls=result.model_calls, tests_passed=result.tests_passed, tests_total=result.tests_total,
                 prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens, seconds=result.seconds,
                 model_seconds=result.model_seconds, best_attempt=result.best_attempt, finished=time.time(),
@@ -259,25 +262,33 @@ class Fixer:
                       cwd=self.info.cwd, roots=(str(self.info.root), str(self.scratch.work)), budget=budget,
                       single=self.format == "whole")
 
+    def _map(self, context: Context) -> str:
+        """The repository map, for models that can use it (not the small model's one-file format)."""
+        if self.format == "whole":
+            return ""
+        budget = min(1500, (self.options.context_tokens or 12_000) // 6)
+        return repo_map(self.editable, self.scratch.original, shown=[f.path for f in context.files],
+                        names=context.wanted(), budget=budget)
+
     def _loop(self, store: Store, result: FixResult, started: float) -> tuple[RunStatus, str, _Candidate | None]:
         budget = self.options.budget
         seen: dict[tuple[tuple[str, str], ...], _Candidate] = {(): self.candidates[0]}
         while True:
-            if result.iterations >= budget.max_iterations:
-                return RunStatus.EXHAUSTED, f"no green attempt after {plural(result.iterations, 'model call')}", None
+            if result.attempts >= budget.max_calls:
+                return RunStatus.EXHAUSTED, f"no green attempt after {plural(result.attempts, 'model call')}", None
             if time.monotonic() - started >= budget.max_seconds:
                 return RunStatus.EXHAUSTED, f"no green attempt within {budget.max_seconds:g}s", None
-            parent, temperature = self._choose(result.iterations)
+            parent, temperature = self._choose(result.attempts)
             context = self._gather(parent, parent.feedback)
             self.context = context.labels()
             msgs = messages(self.command.display(), parent.feedback, context, self.format,
-                            self.errors.get(parent.n, ""), task=self.options.message)
+                            self.errors.get(parent.n, ""), task=self.options.message, repo_map=self._map(context))
             try:
                 completion = self.model.complete(msgs, temperature=temperature, max_tokens=self.max_tokens,
-                                                 seed=self.options.seed + result.iterations)
+                                                 seed=self.options.seed + result.attempts)
             except ScriptExhausted as exc:
                 return RunStatus.EXHAUSTED, str(exc), None
-            result.iterations += 1
+            result.attempts += 1
             result.model_calls += 1
             usage = completion.usage
             result.prompt_tokens += usage.prompt_tokens
@@ -299,7 +310,7 @@ class Fixer:
             if edit.errors or not edit.changes:
                 why = edit.feedback() or "- the reply changes nothing"
                 self.errors[parent.n] = why
-                attempt = _Candidate(result.iterations, parent.edits, parent.outcome, why)
+                attempt = _Candidate(result.attempts, parent.edits, parent.outcome, why)
                 self._record(store, result, attempt, "screened" if tampering else "edit-error", msgs, completion.text, parent=parent.n,
                              usage=(usage.prompt_tokens, usage.completion_tokens, usage.seconds))
                 self._report(result, started)
@@ -316,7 +327,7 @@ class Fixer:
             refused = "".join(f"Refused: {r}\n" for r in edit.refused)
             feedback = refused + ("" if outcome.green else render_outcome(
                 outcome, self.command.display(), self._feedback_limit()))
-            candidate = _Candidate(result.iterations, edits, outcome, feedback, diff)
+            candidate = _Candidate(result.attempts, edits, outcome, feedback, diff)
             self._record(store, result, candidate, kind, msgs, completion.text, outcome=outcome, parent=parent.n,
                          usage=(usage.prompt_tokens, usage.completion_tokens, usage.seconds),
                          exec_seconds=time.monotonic() - before, notes=edit.notes)
@@ -365,7 +376,7 @@ class Fixer:
         best = self._best()
         last = self.candidates[-1]
         self.on_progress(FixProgress(
-            iteration=result.iterations, max_iterations=self.options.budget.max_iterations,
+            calls=result.attempts, max_calls=self.options.budget.max_calls,
             best_passed=max(best.passed if best else 0, self.candidates[0].passed), total=result.tests_total,
             last_passed=last.passed, prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
             elapsed=time.monotonic() - started, context=tuple(self.context), python=self.interpreter.describe(),

@@ -40,7 +40,7 @@ def secret_like(path: str) -> bool:
     if name.endswith((".py", ".pyi")) and "secret" not in name:
         return False
     return any(fnmatch.fnmatch(name, pattern) for pattern in _SECRETS) or (
-        "key" in name and not name.endswith((".py", ".pyi", ".md", ".rst", ".txt")))
+        "key" in name and not name.endswith((".py", ".pyi", ".md", ".rst")))
 
 
 def looks_like_test(path: str) -> bool:

@@ -66,6 +66,8 @@ def _files(context: Context, fmt: EditFormat) -> str:
     parts = []
     for shown in context.files:
         note = "" if shown.whole else " (only the definitions that matter are shown; the rest is elided)"
+        if shown.names and shown.names[0].startswith("lines "):
+            note = f" ({shown.names[0]} of the file; the rest is elided)"
         lang = "python" if shown.path.endswith(".py") else ""
         parts.append(f"{shown.path}{note}\n```{lang}\n{shown.text.strip(chr(10))}\n```")
     if not parts:
@@ -74,13 +76,16 @@ def _files(context: Context, fmt: EditFormat) -> str:
 
 
 def messages(command: str, failure: str, context: Context, fmt: EditFormat, previous_error: str = "",
-             task: str = "") -> list[Message]:
+             task: str = "", repo_map: str = "") -> list[Message]:
     tests = "\n\n".join(source for _, source in context.tests)
     parts = [f"The task: {task.strip()}"] if task.strip() else []
     parts.append(f"The test command `{command}` fails:\n{failure}")
     if tests:
         parts.append(f"The failing tests (do not change them):\n```python\n{tests}\n```")
     parts.append(_files(context, fmt))
+    if repo_map:
+        parts.append("The repository's source files and their definitions (to edit one, name it before a "
+                     f"SEARCH/REPLACE block):\n{repo_map}")
     if previous_error:
         parts.append(f"Your previous reply could not be applied:\n{previous_error}")
     if fmt == "whole":

@@ -111,6 +111,18 @@ def build_policy(*, outcome: Outcome, test_files: list[str], named: list[str], o
     )
 
 
+def command_paths(args: list[str], cwd: str, exists: Callable[[str], bool]) -> list[str]:
+    """Repository-relative paths among the command's arguments that exist in the snapshot."""
+    found = []
+    for arg in args:
+        if arg.startswith("/"):
+            continue
+        path = posixpath.normpath(posixpath.join(cwd, arg)) if cwd else posixpath.normpath(arg)
+        if not path.startswith("..") and exists(path):
+            found.append("" if path == "." else path)
+    return found
+
+
 def conflict_markers(paths: Iterable[str], read: Reader) -> str | None:
     """The first file (of those a fix may change) holding git conflict markers, or None."""
     for path in paths:

@@ -1,0 +1,134 @@
+"""What a fix may change, what screening flags in added code, and what green means per test: the
+pure parts of repo mode, on real files parsed by `ast` and real result records."""
+
+from __future__ import annotations
+
+import sys
+
+from greenloop.execute import Outcome, TestResult, TestStatus
+from greenloop.repo.interpreter import detect
+from greenloop.repo.policy import secret_like
+from greenloop.repo.reach import build_policy, command_paths, conflict_markers
+from greenloop.repo.repomap import repo_map
+from greenloop.repo.results import group, judge
+from greenloop.repo.screen import screen
+
+SNAPSHOT = {
+    "src/shop/__init__.py": "from shop.cart import total\n",
+    "src/shop/cart.py": "def total(prices):\n    return sum(prices[:-1])\n",
+    "src/shop/rates.json": "{}\n",
+    "tools/release.py": "x = 1\n",
+    "tests/test_cart.py": "from shop import total\n\n\ndef test_total():\n    assert total([1, 2]) == 3\n",
+    "tests/helpers.py": "",
+    "Makefile": "include build/extra.mk\ntest:\n\tpytest\n",
+    "pyproject.toml": "",
+}
+
+
+def policy(allow: tuple[str, ...] = (), links: tuple[str, ...] = ()):
+    failing = Outcome((TestResult("tests/test_cart.py::test_total", TestStatus.FAILED, "assert 1 == 3",
+                                  "src/shop/cart.py:2: in total"),))
+    return build_policy(outcome=failing, test_files=["tests/test_cart.py"], named=["tests"],
+                        opened=["src/shop/rates.json"], files=[], snapshot=list(SNAPSHOT), read=SNAPSHOT.get, cwd="",
+                        where=("/repo",), args=["tests"], allow=allow, interpreter=detect(__import__("pathlib").Path("/"),
+                                                                                          sys.executable),
+                        is_link=lambda p: p in links)
+
+
+def test_by_default_only_the_reached_packages_may_change_and_new_modules_beside_them() -> None:
+    p = policy()
+    assert p("src/shop/cart.py") is None and p("src/shop/discounts.py") is None
+    assert "not part of the code the failing tests reach" in (p("tools/release.py") or "")
+    assert "test data" in (p("src/shop/rates.json") or "")
+    assert "test file or test helper" in (p("tests/helpers.py") or "")
+    assert "part of the test command" in (p("build/extra.mk") or "") or "configures" in (p("build/extra.mk") or "")
+    assert "part of the test command" in (p("Makefile") or "") and "configures" in (p("src/shop/pytest.toml") or "")
+    assert "shadow" in (p("src/shop/json.py") or "") and "shadow" in (p("src/shop/pytest.py") or "")
+    assert "git's own data" in (p("src/shop/.git/config") or "") and "git's own data" in (p(".GIT/hooks/x") or "")
+    assert "dotfile" in (p(".github/workflows/ci.yml") or "")
+    assert "packaging metadata" in (p("src/shop-1.dist-info/RECORD") or "")
+
+
+def test_allow_widens_the_default_but_never_to_git_symlinks_or_secrets() -> None:
+    p = policy(allow=("tools/*", ".github/**", "src/*"), links=("src/shop/vendor",))
+    assert p("tools/release.py") is None and p(".github/workflows/ci.yml") is None
+    assert "git's own data" in (p("src/.git") or "")
+    assert "symlink" in (p("src/shop/vendor/x.py") or "")
+    assert "secrets" in (p("src/.env") or "")
+
+
+def test_secret_like_names() -> None:
+    assert all(map(secret_like, [".env", ".env.local", "server.pem", "id_rsa", "id_ed25519.pub", "api_key.txt",
+                                 "deploy.key", "credentials.json", ".netrc"]))
+    assert not any(map(secret_like, ["keyboard.py", "monkey.py", "src/shop/cart.py", "README.md"]))
+
+
+def test_command_paths_and_conflict_markers() -> None:
+    known = {"tests/test_a.py", "check.py"}
+    assert command_paths(["tests", "check.py", "-k", "x"], "", lambda p: p in known or p == "tests") == [
+        "tests", "check.py"]
+    files = {"a.py": "x = 1\n", "b.py": "<<<<<<< HEAD\nx = 1\n=======\nx = 2\n>>>>>>> other\n"}
+    assert conflict_markers(["a.py", "b.py"], files.get) == "b.py"
+    assert conflict_markers(["a.py"], files.get) is None
+
+
+ORIGINAL = "import os\n\n\ndef home():\n    return os.environ.get('HOME')\n\n\ndef total(xs):\n    return sum(xs[:-1])\n"
+
+
+def test_screening_passes_a_real_fix_and_what_the_original_already_did() -> None:
+    fixed = ORIGINAL.replace("sum(xs[:-1])", "sum(xs)")
+    assert screen(ORIGINAL, fixed) == []
+    assert screen(None, "def f(x):\n    return {k: v for k, v in x.items()}\n") == []
+
+
+def test_screening_flags_added_tampering_through_aliases_and_dynamic_lookups() -> None:
+    cases = {
+        "from os import _exit as leave\nleave(0)\n": "exits the process",
+        "import sys as s\nif 'pytest' in s.modules:\n    pass\n": "sys.modules",
+        "import builtins\nbuiltins.print = None\n": "builtins",
+        "getattr(__import__('o' + 's'), 'environ')\n": "imports dynamically",
+        "import importlib\nimportlib.import_module('pytest')\n": "importlib",
+        "def pytest_collection_modifyitems(items):\n    items.clear()\n": "pytest hook",
+        "import ctypes\n": "ctypes",
+        "import inspect\ninspect.stack()\n": "inspect",
+        "x = open('/proc/self/environ').read()\n": "/proc",
+        "import unittest\nraise unittest.SkipTest('x')\n": "unittest",
+        "raise SystemExit(0)\n": "exits at import",
+        "def f():\n    return f.__code__\n": "replaces function code",
+    }
+    for added, needle in cases.items():
+        reasons = screen(ORIGINAL, ORIGINAL + added)
+        assert any(needle in r for r in reasons), (added, reasons)
+    assert screen(ORIGINAL, ORIGINAL + "import os\nx = os.environ['A']\n")  # a second read of the environment
+
+
+def test_a_test_skipped_now_that_ran_at_the_baseline_has_failed_and_an_unfinished_run_is_never_green() -> None:
+    def phase(test_id: str, outcome: str, when: str = "call", xfail: bool = False) -> dict[str, object]:
+        return {"t": "phase", "id": test_id, "when": when, "outcome": outcome, "xfail": xfail, "message": ""}
+
+    ids = ["t::a", "t::b", "t::c"]
+    records = [{"t": "collected", "ids": ids}, phase("t::a", "passed"), phase("t::b", "skipped", "setup"),
+               phase("t::c", "skipped", xfail=True), {"t": "finish", "exit": 0}]
+    kwargs = {"exit_code": 0, "timed_out": False, "timeout": 10.0, "channel_problem": "", "output": ""}
+    baseline = judge(group(records), ids, None, **kwargs)  # type: ignore[arg-type]
+    assert baseline.green  # skipped at the baseline: skips are the project's own
+    now = judge(group(records), ids, {"t::b"}, **kwargs)  # type: ignore[arg-type]
+    status = {t.test_id: (t.status, t.message) for t in now.tests}
+    assert status["t::b"][0] is TestStatus.SKIPPED and status["t::c"][0] is TestStatus.FAILED
+    assert "xfailed now, but it ran at the baseline" in status["t::c"][1] and not now.green
+    cut = judge(group(records[:2]), ["t::a"], set(), **kwargs)  # type: ignore[arg-type]
+    assert not cut.green and "before pytest finished" in cut.problem
+    running = judge(group([{"t": "start", "id": "t::a"}]), ["t::a"], set(),
+                    **{**kwargs, "timed_out": True, "exit_code": -1})  # type: ignore[arg-type]
+    assert running.tests[0].status is TestStatus.TIMEOUT and "t::a" in running.problem
+
+
+def test_the_repository_map_ranks_what_the_tests_reach_first_within_its_budget() -> None:
+    files = {"src/a/core.py": "def parse(text):\n    pass\n\n\nclass Lexer:\n    def next(self):\n        pass\n",
+             "src/a/util.py": "def helper():\n    pass\n", "src/b/other.py": "def unrelated():\n    pass\n",
+             "src/c/named.py": "def wanted(x):\n    pass\n"}
+    text = repo_map(files, files.get, shown=["src/a/core.py"], names={"wanted"}, budget=200)
+    lines = text.splitlines()
+    assert lines[0] == "src/a/core.py: parse(text); Lexer(next)"
+    assert lines[1].startswith("src/a/util.py") and lines[2].startswith("src/c/named.py")
+    assert len(repo_map(files, files.get, shown=[], names=set(), budget=15).splitlines()) == 1
