@@ -394,6 +394,8 @@ def main() -> None:
         protocol.write(json.dumps(reply) + "\n")
         protocol.flush()
         worker.cleanup()
+        if worker.tmpfs and _tmpfs_bytes() - worker.tmpfs_baseline > int(worker.limits["memory_mb"]) << 19:
+            return  # files left in /tmp hold half the budget: the parent starts a new worker, a new tmpfs
         try:
             worker.fork_standby()  # while the parent reads the reply and asks the model
         except OSError:
