@@ -134,3 +134,10 @@ def test_load_merges_layers_and_prices_reach_the_price_table(tmp_path: Path) -> 
     assert config.load(tmp_path, {"XDG_CONFIG_HOME": str(tmp_path / "none")}).layers == ()
     with pytest.raises(BadInput, match="'tool.greenloop.strategies'"):
         config.check({"strategies": {"tree": 3}}, Path("p.toml"), "tool.greenloop.")
+
+
+def test_the_readme_example_is_a_valid_config() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    layer = config.check(config.tomllib.loads(example)["tool"]["greenloop"], Path("README.md"), "tool.greenloop.")
+    assert layer.values["strategy"] == "tree" and layer.strategies and layer.prices
