@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from greenloop.execute import Outcome, TestStatus
+from greenloop.repo.symbols import ranked, words
 from greenloop.repo.traces import frames
 
 Reader = Callable[[str], "str | None"]
@@ -137,17 +138,23 @@ class Finder:
         if tree is None or name in _definitions(tree) or hops == 0:
             return path, name
         for node in tree.body:
-            if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == name for a in node.names):
-                real = next(a.name for a in node.names if (a.asname or a.name) == name)
-                source = node.module or ""
-                if node.level:
-                    package = posixpath.dirname(path).replace("/", ".")
-                    for _ in range(node.level - 1):
-                        package = package.rpartition(".")[0]
-                    source = f"{package}.{source}".strip(".")
-                found = self.defining(source, real, path, hops - 1)
-                if found is not None:
-                    return found
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            star = any(a.name == "*" for a in node.names)
+            if not star and not any((a.asname or a.name) == name for a in node.names):
+                continue
+            real = name if star else next(a.name for a in node.names if (a.asname or a.name) == name)
+            source = node.module or ""
+            if node.level:
+                package = posixpath.dirname(path).replace("/", ".")
+                for _ in range(node.level - 1):
+                    package = package.rpartition(".")[0]
+                source = f"{package}.{source}".strip(".")
+            found = self.defining(source, real, path, hops - 1)
+            # A star import re-exports the name only if that module has it (`from .x import *`).
+            if found is not None and (not star or found[1] == "" or found[1] in _definitions(
+                    _parse(self.read(found[0]) or "") or ast.Module([], []))):
+                return found
         return path, name
 
 
@@ -166,7 +173,11 @@ def _imports(finder: Finder, test_path: str, text: str) -> list[tuple[str, str]]
             for alias in node.names:
                 path = finder.module(alias.name, test_path)
                 if path:
-                    found.append((path, ""))
+                    # `import mod` then `mod.parse(...)`: the attributes used are the names that matter.
+                    bound = alias.asname or alias.name.split(".")[0]
+                    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                            and isinstance(n.value, ast.Name) and n.value.id == bound}
+                    found += [(path, u) for u in sorted(used)] or [(path, "")]
     return found
 
 
@@ -194,17 +205,32 @@ def _enclosing(text: str, line: int) -> str:
     return ""
 
 
+def _member(lines: list[str], defs: dict[str, ast.stmt], dotted: str) -> str | None:
+    """`Class.method`: the class line and that method alone, for classes too big to show whole."""
+    cls_name, _, method = dotted.partition(".")
+    cls = defs.get(cls_name)
+    if not isinstance(cls, ast.ClassDef):
+        return None
+    node = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == method),
+                None)
+    if node is None:
+        return None
+    header = "\n".join(lines[min([cls.lineno] + [d.lineno for d in cls.decorator_list]) - 1:cls.lineno])
+    return f"{header}\n    # ...\n{_source(lines, node)}"
+
+
 def _excerpt(text: str, names: list[str]) -> tuple[str, tuple[str, ...]] | None:
     tree = _parse(text)
     if tree is None:
         return None
     defs = _definitions(tree)
     lines = text.split("\n")
-    chosen = [n for n in dict.fromkeys(names) if n in defs]
+    chosen = [n for n in dict.fromkeys(names) if n in defs or "." in n and _member(lines, defs, n)]
     if not chosen:
         return None
     imports = [_source(lines, n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    parts = imports + ["# ..."] + [_source(lines, defs[n]) + "\n\n# ..." for n in chosen]
+    parts = imports + ["# ..."] + [(_source(lines, defs[n]) if n in defs else _member(lines, defs, n) or "")
+                                   + "\n\n# ..." for n in chosen]
     return "\n".join(parts), tuple(chosen)
 
 
@@ -225,13 +251,16 @@ def _window(text: str, lines: list[int], budget: int) -> tuple[str, int, int] | 
 
 
 def gather(outcome: Outcome, *, read: Reader, protect: Callable[[str], str | None], files: list[str],
-           cwd: str, roots: tuple[str, ...], budget: int, single: bool = False) -> Context:
+           cwd: str, roots: tuple[str, ...], budget: int, single: bool = False,
+           candidates: list[str] | None = None) -> Context:
     """The context for one prompt, within `budget` tokens; `single` shows at most one file.
 
     Files, in order: `--files` (always shown, at least in part, or a note says why not); the repository
     files of every failing test's traceback frames, innermost first; the files defining what the
-    failing tests import. For a command other than pytest, its output's tracebacks and `file:line`
-    references stand in for the frames."""
+    failing tests import (module files first); files among `candidates` whose definitions the failing
+    tests' words name (`symbols.py`); then package `__init__.py` files the imports reached. For a
+    command other than pytest, its output's tracebacks and `file:line` references stand in for the
+    frames."""
     finder = Finder(read, cwd, roots)
     failing = [t for t in outcome.tests if t.status in (TestStatus.FAILED, TestStatus.ERROR, TestStatus.TIMEOUT)]
     tests: list[tuple[str, str]] = []
@@ -268,7 +297,14 @@ def gather(outcome: Outcome, *, read: Reader, protect: Callable[[str], str | Non
     if not failing or not focus:  # a command other than pytest: its output is the traceback
         for path, line in reversed(frames(outcome.output) + references(outcome.output)):
             frame(path, line)
+    hubs = [(p, n) for p, n in imports if p.endswith("__init__.py")]
     for path, name in imports:
+        if (path, name) not in hubs:
+            focus.setdefault(path, []).append(name)
+    wanted = words([s for _, s in tests], [t.test_id for t in failing], [n for _, n in imports])
+    for path, names in ranked([c for c in candidates or [] if c not in focus], read, wanted):
+        focus.setdefault(path, []).extend(names)
+    for path, name in hubs:
         focus.setdefault(path, []).append(name)
     left = budget - sum(tokens(s) for _, s in tests)
     shown: list[Shown] = []

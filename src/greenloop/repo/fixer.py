@@ -260,7 +260,7 @@ class Fixer:
             budget = (int(n_ctx) - self.max_tokens - tokens(failure) - 350) if n_ctx else 12_000
         return gather(parent.outcome, read=self._read(parent.edits), protect=self.protect, files=list(self.options.files),
                       cwd=self.info.cwd, roots=(str(self.info.root), str(self.scratch.work)), budget=budget,
-                      single=self.format == "whole")
+                      single=self.format == "whole", candidates=self.editable)
 
     def _map(self, context: Context) -> str:
         """The repository map, for models that can use it (not the small model's one-file format)."""
