@@ -265,7 +265,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     try:
         runtime = probes(listener.port, tmp / "runs.db", outside)
         replies = [reply for _, reply, _ in REFUSED] + [reply for _, reply in runtime]
-        proc = run_fix(repo, script(tmp, *replies), extra=("--max-iterations", str(len(replies))),
+        proc = run_fix(repo, script(tmp, *replies), extra=("--max-calls", str(len(replies))),
                        env={"OPENAI_API_KEY": SECRET, "GREENLOOP_REDTEAM_SECRET": SECRET})
     finally:
         listener.close()
@@ -392,7 +392,7 @@ def test_whole_file_replies_cannot_reach_tests_config_or_the_runner(tmp_path: Pa
     before = tree_state(repo)
     replies = [r for _, r, _ in WHOLE]
     proc = run_fix(repo, script(tmp_path, *replies),
-                   extra=("--edit-format", "whole", "--max-iterations", str(len(replies))))
+                   extra=("--edit-format", "whole", "--max-calls", str(len(replies))))
     assert proc.returncode == 1, proc.stderr[-3000:]
     result = json.loads(proc.stdout)
     assert result["applied"] is False and result["model_calls"] == len(WHOLE)
@@ -411,7 +411,7 @@ def test_a_command_that_ignores_sigterm_and_sleeps_is_killed_at_the_timeout(tmp_
 subprocess.Popen(['sh', '-c', "trap '' TERM HUP INT; sleep {mark}"])
 time.sleep(600)""")
     started = time.monotonic()
-    proc = run_fix(repo, script(tmp_path, hang), extra=("--max-iterations", "1", "--timeout", "4"))
+    proc = run_fix(repo, script(tmp_path, hang), extra=("--max-calls", "1", "--timeout", "4"))
     took = time.monotonic() - started
     assert proc.returncode == 1, proc.stderr[-3000:]
     attempts = attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])
@@ -437,7 +437,7 @@ for fd in range(3, 64):
             os.write(fd, ('f' * 64 + ' ' + rec + '\\n').encode())
         except OSError:
             pass""")
-    proc = run_fix(repo, script(tmp_path, forge), *command, extra=("--max-iterations", "1"))
+    proc = run_fix(repo, script(tmp_path, forge), *command, extra=("--max-calls", "1"))
     assert proc.returncode == 1, proc.stderr[-3000:]
     attempts = attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])
     assert len(attempts) == 2 and not attempts[1]["green"] and attempts[1]["passed"] == 0
@@ -448,7 +448,7 @@ def test_an_edit_that_names_an_existing_file_as_a_directory_is_not_green(tmp_pat
     repo = make_repo(tmp_path / "repo", PACKAGE)
     before = tree_state(repo)
     proc = run_fix(repo, script(tmp_path, create("src/shop/cart.py/evil.py", "x = 1"), block(CART, BUG, BUG)),
-                   extra=("--max-iterations", "2"))
+                   extra=("--max-calls", "2"))
     assert proc.returncode in (1, 3), proc.stderr[-3000:]
     result = json.loads(proc.stdout)
     assert result["applied"] is False and result["status"] != "green"
