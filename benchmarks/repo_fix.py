@@ -7,6 +7,12 @@ then the fix rate and median calls-to-green; each green is checked again with pl
 
     .venv/bin/python benchmarks/repo_fix.py                       # scripted model: a wrong fix, then the right one
     .venv/bin/python benchmarks/repo_fix.py --model local --max-calls 8 --threads 1 --bugs mean-operator
+    .venv/bin/python benchmarks/repo_fix.py --overhead 600   # fixed cost per run on a 600-file repository
+
+`--overhead N` measures the fixed cost of a run (interpreter probe, copy, collection, baseline run,
+clean-up) on a generated repository of N tracked files whose tests already pass: it prints the
+test command's own wall time run directly ("before": what the user pays without greenloop) and
+`greenloop fix`'s wall time in the same run ("after"), best of 3 each, and the difference.
 """
 
 from __future__ import annotations
@@ -107,6 +113,40 @@ def run_bug(bug: Bug, args: argparse.Namespace, workdir: Path, model: Model | No
     return row
 
 
+def _overhead(n_files: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="greenloop-overhead-") as tmp:
+        root = Path(tmp) / "big"
+        for i in range(n_files - 3):
+            path = root / "src" / "big" / f"sub{i // 50}" / f"mod{i}.py"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            (path.parent / "__init__.py").touch()
+            path.write_text(f"def f{i}(x):\n    return x + {i}\n" + "# padding\n" * 30)
+        (root / "src" / "big" / "__init__.py").write_text("from big.sub0.mod0 import f0\n")
+        (root / "tests").mkdir()
+        (root / "tests" / "test_big.py").write_text("from big import f0\n\n\ndef test_f0():\n    assert f0(1) == 1\n")
+        (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["src"]\n')
+        _git(root, "init", "-q")
+        _git(root, "add", "-A")
+        _git(root, "commit", "-q", "-m", "big")
+        tracked = len(subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout.split())
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+        direct, whole = [], []
+        for _ in range(3):
+            started = time.monotonic()
+            subprocess.run(command, cwd=root, capture_output=True, check=True)
+            direct.append(time.monotonic() - started)
+            started = time.monotonic()
+            result = fix(["python", "-m", "pytest", "-q", "tests"], cwd=root, model=ScriptedModel(["unused"]),
+                         db=Path(tmp) / "runs.db", python=sys.executable)
+            whole.append(time.monotonic() - started)
+            assert result.status.value == "green", result.message
+    print(f"repository: {tracked} tracked files")
+    print(f"before (the test command alone, direct):  {min(direct):.2f}s")
+    print(f"after  (greenloop fix, already green):     {min(whole):.2f}s")
+    print(f"fixed overhead per run: {min(whole) - min(direct):.2f}s (target <= 1.5s)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="scripted", help="scripted (built-in replies) or any --model spec")
@@ -114,10 +154,14 @@ def main() -> int:
     parser.add_argument("--max-calls", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=180)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overhead", type=int, default=0, metavar="N",
+                        help="measure the fixed cost of a run on a generated N-file repository instead")
     parser.add_argument("--threads", type=int, default=0,
                         help="llama.cpp threads for the embedded model (default: its own choice). On a machine shared "
                              "with another model process, 1 avoids two thread pools spinning against each other")
     args = parser.parse_args()
+    if args.overhead:
+        return _overhead(args.overhead)
     chosen = [b for b in BUGS if not args.bugs or b.name in args.bugs.split(",")]
     if not chosen:
         parser.error(f"no such bug; choose from {', '.join(b.name for b in BUGS)}")

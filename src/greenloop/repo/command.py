@@ -122,20 +122,16 @@ def last_line(output: str) -> str:
     return lines[-1][:300] if lines else "no output"
 
 
-def collect(command: TestCommand, runner: Runner, copy: Path) -> Collection:
-    """The tests the command runs, collected in the sandbox; raises CommandError for a bad command."""
-    if not command.per_test:
-        return Collection(ids=[command.display()])
-    channel = Channel()
-    env = {"GREENLOOP_COLLECT": "1"} if command.is_unittest else {}
-    run = runner.run(command.collect_argv(), copy, env, channel)
+def _collection(command: TestCommand, runner: Runner, copy: Path, run: CommandRun, channel: Channel) -> Collection:
+    """What the run collected (its first record); raises CommandError for a command pytest rejects or
+    one that collects nothing."""
     if run.infrastructure:
         raise RuntimeError(f"the sandbox failed: {run.infrastructure}")
-    if run.timed_out:
-        raise CommandError(f"collecting the tests took longer than {runner.limits.timeout:g}s; raise --timeout")
     report = group(channel.records)
     if command.is_pytest and run.exit_code == 4 or report.collected is None and run.exit_code == 2:
         raise CommandError(f"pytest rejected `{command.display()}`: {usage_error(run.output)}")
+    if report.collected is None and run.timed_out:
+        raise CommandError(f"collecting the tests took longer than {runner.limits.timeout:g}s; raise --timeout")
     if report.collected is None or channel.problem:
         raise CommandError(f"`{command.display()}` did not run {'pytest' if command.is_pytest else 'unittest'}'s "
                            f"collection (exit status {run.exit_code}): {last_line(run.output)}")
@@ -154,6 +150,28 @@ def collect(command: TestCommand, runner: Runner, copy: Path) -> Collection:
     return collection
 
 
+def collect(command: TestCommand, runner: Runner, copy: Path) -> Collection:
+    """The tests the command runs, collected in the sandbox without running them; raises
+    CommandError for a bad command."""
+    if not command.per_test:
+        return Collection(ids=[command.display()])
+    channel = Channel()
+    env = {"GREENLOOP_COLLECT": "1"} if command.is_unittest else {}
+    return _collection(command, runner, copy, runner.run(command.collect_argv(), copy, env, channel), channel)
+
+
+def baseline(command: TestCommand, runner: Runner, copy: Path) -> tuple[Collection, Outcome]:
+    """The first run, which both collects (the total a run with `-x` cannot shrink, the test files)
+    and gives the baseline outcome: one run of the command, not two."""
+    if not command.per_test:
+        collection = Collection(ids=[command.display()])
+        return collection, execute(command, runner, copy, collection)
+    channel = Channel()
+    run = runner.run(command.run_argv(), copy, {"GREENLOOP_AUDIT": "1"}, channel)
+    collection = _collection(command, runner, copy, run, channel)
+    return collection, _outcome(command, runner, copy, collection, run, channel, baseline=True)
+
+
 def execute(command: TestCommand, runner: Runner, copy: Path, collection: Collection, *,
             baseline: bool = False) -> Outcome:
     """Run the command once in `copy` and turn what happened into an Outcome."""
@@ -164,6 +182,11 @@ def execute(command: TestCommand, runner: Runner, copy: Path, collection: Collec
         return _plain_outcome(command, run)
     channel = Channel()
     run = runner.run(command.run_argv(), copy, {"GREENLOOP_AUDIT": "1"} if baseline else {}, channel)
+    return _outcome(command, runner, copy, collection, run, channel, baseline=baseline)
+
+
+def _outcome(command: TestCommand, runner: Runner, copy: Path, collection: Collection, run: CommandRun,
+             channel: Channel, *, baseline: bool) -> Outcome:
     if run.infrastructure:
         return Outcome((), run.seconds, run.infrastructure, infrastructure=True, output=run.output[-2000:])
     report = group(channel.records)

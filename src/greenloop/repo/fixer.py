@@ -19,7 +19,7 @@ from greenloop.loop.extract import normalise
 from greenloop.loop.result import Progress, RunStatus
 from greenloop.models import Model, ModelError, ScriptExhausted
 from greenloop.repo.apply import apply_green
-from greenloop.repo.command import Collection, TestCommand, collect, execute, install_plugin
+from greenloop.repo.command import Collection, TestCommand, baseline, execute, install_plugin
 from greenloop.repo.context import Context, gather, tokens
 from greenloop.repo.diagnose import missing_module, missing_variable
 from greenloop.repo.edits import apply_reply
@@ -141,9 +141,7 @@ class Fixer:
         self.scratch.snapshot()
         install_plugin(self.scratch.plugin_dir())
         work = self.scratch.work
-        self.collection = collect(self.command, self.runner, work)
-        self.scratch.reset()
-        outcome = execute(self.command, self.runner, work, self.collection, baseline=True)
+        self.collection, outcome = baseline(self.command, self.runner, work)
         if outcome.infrastructure:
             raise RuntimeError(f"the sandbox failed: {outcome.problem}")
         self.baseline = outcome

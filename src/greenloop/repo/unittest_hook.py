@@ -70,13 +70,13 @@ class StreamingResult(unittest.TextTestResult):
 
 class Program(unittest.TestProgram):
     def runTests(self) -> None:
+        tests = self.test  # type: ignore[attr-defined]
+        channel.send({"t": "collected", "ids": _ids(tests), "files": [], "rootdir": os.getcwd()})
         if _COLLECT:
-            tests = self.test  # type: ignore[attr-defined]
-            channel.send({"t": "collected", "ids": _ids(tests), "files": [], "rootdir": os.getcwd()})
             channel.send({"t": "finish", "exit": 0, "opened": []})
             sys.exit(0)
         runner = unittest.TextTestRunner(resultclass=StreamingResult, verbosity=self.verbosity)  # type: ignore[arg-type]
-        result = runner.run(self.test)  # type: ignore[attr-defined]
+        result = runner.run(tests)
         channel.send({"t": "finish", "exit": 0 if result.wasSuccessful() else 1, "opened": []})
         sys.exit(0 if result.wasSuccessful() else 1)
 

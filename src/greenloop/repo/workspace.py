@@ -181,6 +181,7 @@ class Scratch:
         self.results = self.dir / "results"
         self.gitdir = self.dir / "git"
         self._originals: dict[str, str | None] = {}
+        self._loaded = False
         self._fresh = 0
 
     def _git(self, *args: str, work: Path | None = None, env: dict[str, str] | None = None,
@@ -210,14 +211,35 @@ class Scratch:
         return len(kept)
 
     def original(self, path: str) -> str | None:
-        """The file's text in the snapshot, or None if it was not there (or is not UTF-8 text)."""
-        if path not in self._originals:
+        """The file's text in the snapshot, or None if it was not there (or is a symlink, or is not
+        UTF-8 text). Every file is read at the first call, in one `git cat-file --batch`: asking git
+        once per file costs seconds on a repository of a few hundred files."""
+        if not self._loaded:
+            self._load()
+        return self._originals.get(path)
+
+    def _load(self) -> None:
+        self._loaded = True
+        listing = self._git("ls-tree", "-r", "-z", "--full-tree", "HEAD").decode("utf-8", "surrogateescape")
+        blobs: list[tuple[str, str]] = []
+        for item in listing.split("\0"):
+            meta, _, path = item.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "blob" and parts[0] != "120000":
+                blobs.append((parts[2], path))
+        if not blobs:
+            return
+        out = self._git("cat-file", "--batch", data="".join(f"{sha}\n" for sha, _ in blobs).encode())
+        at = 0
+        for _, path in blobs:
+            end = out.index(b"\n", at)
+            size = int(out[at:end].split()[2])
+            raw = out[end + 1:end + 1 + size]
+            at = end + 1 + size + 1
             try:
-                raw = self._git("cat-file", "blob", f"HEAD:{path}")
                 self._originals[path] = raw.decode("utf-8")
-            except (GitError, UnicodeDecodeError):
+            except UnicodeDecodeError:
                 self._originals[path] = None
-        return self._originals[path]
 
     def files(self) -> list[str]:
         return [p for p in self._git("ls-files", "-z").decode().split("\0") if p]
