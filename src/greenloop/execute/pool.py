@@ -12,18 +12,17 @@ import json
 import os
 import queue
 import selectors
-import shutil
-import subprocess
-import tempfile
+import socket
 import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from greenloop.errors import BadInput
+from greenloop.execute import zygote
 from greenloop.execute.analysis import fast_bindings, split_problem
 from greenloop.execute.outcome import ExecutorError, Limits, Outcome, TestResult, TestStatus
-from greenloop.execute.sandbox import unsandboxed_env, worker_command
+from greenloop.execute.sandbox import worker_command
 from greenloop.execute.worker import PLACEHOLDER_MODULE
 
 _START_TIMEOUT = 60.0
@@ -57,22 +56,26 @@ class _WorkerDied(Exception):
 
 
 class _Worker:
+    """greenloop's side of one worker: a fork of the zygote, spoken to over a socket."""
+
     def __init__(self, suite: TestSuite, limits: Limits, fast: bool, judge: str) -> None:
         argv, self.sandboxed = worker_command()
-        self.workdir = "/tmp/greenloop" if self.sandboxed else tempfile.mkdtemp(prefix="greenloop-worker-")
-        self.stderr = tempfile.TemporaryFile()
-        try:
-            self.proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-                start_new_session=True, env=None if self.sandboxed else unsandboxed_env(),
-                cwd=None if self.sandboxed else self.workdir,
-            )
-        except OSError as exc:
-            raise ExecutorError(f"could not start a sandbox worker: {exc}") from exc
+        self.channel: socket.socket | None = None
+        for attempt in range(2):
+            the_zygote = zygote.get(argv, self.sandboxed)
+            try:
+                self.channel = the_zygote.spawn()
+                break
+            except ExecutorError:
+                if attempt:
+                    raise  # a fresh zygote could not fork either
+        assert self.channel is not None
+        self.replies = self.channel.makefile("rb")
         self.jobs = 0
         self.last_used = time.monotonic()
+        self.dead = False
         task = {"test_name": suite.filename, "test_source": suite.source, "target_module": suite.target_module,
-                "preimport": suite.preimports(), "workdir": self.workdir, "fast": fast,
+                "preimport": suite.preimports(), "fast": fast,
                 "limits": asdict(limits), "judge": judge, "sandboxed": self.sandboxed}
         try:
             reply = self.request(task, _START_TIMEOUT)
@@ -82,44 +85,45 @@ class _Worker:
         if not reply.get("ready"):
             self.close()
             raise ExecutorError(f"the sandbox worker failed to start: {reply.get('error', reply)}")
+        self.collected: dict[str, Any] | None = None  # the fast path's expected ids, collected at start
+        if "collected" in reply:
+            problem = f"collection failed: {reply['problem']}" if reply.get("problem") else ""
+            self.collected = {"tests": [], "collected": reply["collected"], "problem": problem}
 
     def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
-        assert self.proc.stdin and self.proc.stdout
+        assert self.channel is not None
         try:
-            self.proc.stdin.write((json.dumps(message) + "\n").encode())
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
-            raise _WorkerDied(self._why()) from exc
+            self.channel.sendall((json.dumps(message) + "\n").encode())
+        except OSError as exc:
+            self.dead = True
+            raise _WorkerDied("the worker is gone") from exc
         with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            sel.register(self.channel, selectors.EVENT_READ)
             if not sel.select(timeout):
                 self.close()
                 raise _WorkerDied(f"no answer within {timeout:.0f}s")
-        line = self.proc.stdout.readline()
+        try:
+            line = self.replies.readline()
+        except OSError:
+            line = b""
         if not line:
-            raise _WorkerDied(self._why())
+            self.dead = True
+            raise _WorkerDied("the worker exited")
         self.last_used = time.monotonic()
         return dict(json.loads(line))
 
-    def _why(self) -> str:
-        code = self.proc.poll()
-        self.stderr.seek(0)
-        err = self.stderr.read().decode(errors="replace").strip().splitlines()
-        return f"exit status {code}" + (f": {err[-1]}" if err else "")
+    def alive(self) -> bool:
+        return not self.dead
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream:
+        """Closing its socket ends the worker (it reads end-of-file) and with it its processes."""
+        self.dead = True
+        for closable in (self.replies if self.channel else None, self.channel):
+            if closable is not None:
                 try:
-                    stream.close()
-                except OSError:  # unflushed bytes for a worker that is gone
+                    closable.close()
+                except OSError:
                     pass
-        self.stderr.close()
-        if not self.sandboxed:
-            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class WorkerPool:
@@ -190,7 +194,7 @@ class WorkerPool:
                 continue
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
-        if healthy and not self._closed.is_set() and worker.jobs < self.max_jobs and worker.proc.poll() is None:
+        if healthy and not self._closed.is_set() and worker.jobs < self.max_jobs and worker.alive():
             self._idle.put(worker)
             return
         worker.close()
@@ -238,7 +242,10 @@ class WorkerPool:
     def expected_ids(self) -> list[str]:
         """Test ids collected against a placeholder target: what every candidate must pass."""
         if self._expected is None:
-            reply = self._job(PLACEHOLDER_MODULE, collect_only=True)
+            worker = self._acquire()
+            started = worker.collected
+            self._release(worker, healthy=True)
+            reply = started if started is not None else self._job(PLACEHOLDER_MODULE, collect_only=True)
             problem = reply.get("problem", "")
             if reply.get("infrastructure"):
                 raise ExecutorError(problem)

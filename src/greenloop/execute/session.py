@@ -10,6 +10,7 @@ Anything else takes the full path: collection and pytest's run loop in the child
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import importlib.util
 import os
@@ -52,6 +53,38 @@ def prepare(scratch: str, test_path: str) -> Any:
     session.exitstatus = 0
     config.hook.pytest_sessionstart(session=session)
     return session
+
+
+def prepare_directory(scratch: str) -> Any:
+    """`prepare` for a scratch directory whose test file is not written yet (the zygote's
+    slots): pytest collects the directory, so its configuration names no file. See `adopt`."""
+    from _pytest.config import _prepareconfig
+    from _pytest.main import Session
+
+    config = _prepareconfig(pytest_args(scratch, scratch), plugins=[])
+    config._do_configure()
+    session = Session.from_config(config)
+    session.exitstatus = 0
+    config.hook.pytest_sessionstart(session=session)
+    return session
+
+
+def adopt(session: Any, test_path: str) -> Any:
+    """Take a slot's configured session for the test file now written in its directory."""
+    from _pytest.assertion import rewrite
+
+    runner.trust_test_path(test_path)
+    rewrite._rewrite_test(Path(test_path), session.config)
+    return session
+
+
+def slot_fits(test_name: str, target: str) -> bool:
+    """Whether collecting a slot's directory finds the test file and nothing else: the test file
+    has a name pytest collects by default, the target's file does not."""
+    def collected(name: str) -> bool:
+        return fnmatch.fnmatch(name, "test_*.py") or fnmatch.fnmatch(name, "*_test.py")
+
+    return collected(test_name) and not collected(target + ".py") and test_name != target + ".py"
 
 
 def register_recorder(session: Any, scratch: str) -> None:

@@ -49,11 +49,17 @@ _PREFAULT_CHUNK = 64 * os.sysconf("SC_PAGE_SIZE")
 
 
 class Worker:
-    def __init__(self, task: dict[str, Any], forker: Forker | None = None) -> None:
+    def __init__(self, task: dict[str, Any], forker: Forker | None = None, slot: tuple[str, Any] | None = None) -> None:
         self.test_name: str = task["test_name"]
         self.test_source: str = task["test_source"]
         self.target_module: str = task["target_module"]
-        self.root: str = task.get("workdir") or "/tmp/greenloop-worker"
+        from greenloop.execute import session
+
+        # A slot is a scratch directory the zygote configured pytest for (zygote.py): usable when
+        # collecting the directory finds exactly the test file.
+        if slot is not None and not session.slot_fits(self.test_name, self.target_module):
+            slot = None
+        self.root: str = os.path.dirname(slot[0]) if slot else (task.get("workdir") or "/tmp/greenloop-worker")
         # Every job runs in the same directory (one job at a time), so pytest's configuration,
         # which names the paths, is prepared once here and inherited by each forked child.
         self.scratch = os.path.join(self.root, "run")
@@ -72,12 +78,13 @@ class Worker:
                 importlib.import_module(module)
             except BaseException:  # noqa: BLE001 - a failing import is the test's business, later
                 pass
-        from greenloop.execute import session
-
         # Fast path: collect once here against a placeholder; children rebind and run (session.py).
         self.bindings = session.fast_bindings(self.test_source, self.target_module) if task.get("fast", True) else None
         self._write_files(PLACEHOLDER_MODULE)
-        self.session = session.prepare(self.scratch, self.test_path)
+        if slot is not None:
+            self.session = session.adopt(slot[1], self.test_path)
+        else:
+            self.session = session.prepare(self.scratch, self.test_path)
         self.collected: list[str] = []
         self.collect_problem = ""
         if self.bindings is not None:
@@ -91,7 +98,8 @@ class Worker:
         self.last_record = json.dumps(session.LAST_RECORD).encode() + b"\t"
         self.running: int | None = None  # the last job's child, killed with its tree by `cleanup`
         self.tmpfs_baseline = _tmpfs_bytes() if self.tmpfs else 0
-        gc.collect()
+        if slot is None:
+            gc.collect()  # (a slot's worker inherits the zygote's frozen heap: little to collect)
         gc.freeze()  # children neither rescan nor copy the worker's objects
 
     def _write_files(self, code: str | None) -> None:
@@ -173,6 +181,8 @@ class Worker:
             _kill_job(self.running, self.candidate_pid, self.forker.pid if self.forker else 0)
             self.running = None
             self.candidate_pid = 0
+        # What a candidate wrote in its own directory is no later candidate's business.
+        shutil.rmtree(self.candidate_dir, ignore_errors=True)
 
     def _watch(self, pid: int, fd: int, limits: dict[str, Any], started: float) -> tuple[bytes, str]:
         """Read the child's records until it exits or breaks a limit; returns (data, why it ended)."""
@@ -357,45 +367,64 @@ def _prefault(job_fd: int) -> None:  # pragma: no cover - runs in the child
 
 
 def main() -> None:
-    protocol = os.fdopen(os.dup(1), "w")
+    """The sandbox's entry point: the zygote (zygote.py), talking to greenloop over fd 0."""
     null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)  # stray prints from imports must not corrupt the protocol
+    os.dup2(null, 1)  # stray prints from imports must not reach anything
     set_subreaper()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     confine.harden_trusted()
     # No bytecode caches: pytest would write the rewritten tests (their expected values among
     # the constants) next to the test file, where a candidate can read them.
     sys.dont_write_bytecode = True
-    import pytest  # noqa: F401 - warm: every child inherits it
+    import pytest  # noqa: F401 - warm: every worker and child inherits it
 
-    from greenloop.execute import runner, split  # noqa: F401 - warm as well
+    from greenloop.execute import runner, split, zygote  # noqa: F401 - warm as well
 
     runner.install_assertion_hooks()
+    zygote.serve(socket.socket(fileno=0))
+
+
+def serve(channel: socket.socket, slot: tuple[str, Any] | None, root: str) -> None:
+    """One worker, forked from the zygote: its task and jobs arrive on `channel`."""
+    set_subreaper()  # not inherited from the zygote: a job's orphans must stay in this tree
     # Forked before the task (the tests) is read: candidates come from a process that never held them.
     forker = Forker()
-    task = json.loads(sys.stdin.readline())
-    try:
-        worker = Worker(task, forker)
-    except BaseException as exc:  # noqa: BLE001 - tell the parent why instead of dying silently
-        protocol.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
+    requests = channel.makefile("rb")
+    protocol = channel.makefile("wb")
+
+    def answer(reply: dict[str, Any]) -> None:
+        protocol.write(json.dumps(reply).encode() + b"\n")
         protocol.flush()
+
+    line = requests.readline()
+    if not line:
         return
-    if worker.forker is None:
-        forker.close()
-    worker.fork_standby()
-    protocol.write(json.dumps({"ready": True}) + "\n")
-    protocol.flush()
-    for line in sys.stdin:
+    task = json.loads(line)
+    task["workdir"] = root
+    try:
+        worker = Worker(task, forker, slot)
+        if worker.forker is None:
+            forker.close()
+    except BaseException as exc:  # noqa: BLE001 - tell the parent why instead of dying silently
+        answer({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        return
+    # The fast path collected already: the expected test ids come with the answer.
+    answer({"ready": True, **({"collected": worker.collected, "problem": worker.collect_problem}
+                              if worker.bindings is not None else {})})
+    try:
+        worker.fork_standby()  # while the parent asks for the expected test ids (no child needed)
+    except OSError:
+        return
+    for line in requests:
         job = json.loads(line)
         try:
             reply = worker.run(job)
         except Exception as exc:  # noqa: BLE001 - reported, the parent replaces this worker
             reply = {"tests": [], "problem": f"worker error: {exc!r}", "infrastructure": True}
-        protocol.write(json.dumps(reply) + "\n")
-        protocol.flush()
+        answer(reply)
         worker.cleanup()
         if worker.tmpfs and _tmpfs_bytes() - worker.tmpfs_baseline > int(worker.limits["memory_mb"]) << 19:
-            return  # files left in /tmp hold half the budget: the parent starts a new worker, a new tmpfs
+            return  # files left in /tmp hold half the budget: the parent starts a new worker
         try:
             worker.fork_standby()  # while the parent reads the reply and asks the model
         except OSError:
