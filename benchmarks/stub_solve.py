@@ -34,12 +34,14 @@ def solve(test_source: str, module: str, stub: str, seed: int, args: argparse.Na
         if args.strategy:
             command += ["--strategy", args.strategy]
         proc = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp)
+        failed = {"status": f"failed (exit {proc.returncode}): {proc.stderr.strip()[-200:]}", "model_calls": 0,
+                  "tests_passed": 0, "tests_total": 0, "seconds": 0.0}
         try:
             result: dict[str, Any] = json.loads(proc.stdout)
         except json.JSONDecodeError:
-            return {"status": f"failed (exit {proc.returncode}): {proc.stderr.strip()[-200:]}", "model_calls": 0,
-                    "tests_passed": 0, "tests_total": 0, "seconds": 0.0}
-        return result
+            return failed
+        # An error reply ({"status": "error", "message": ...}) has no counts: a failed run, said as such.
+        return result if all(key in result for key in failed) else failed | {"status": f"failed: {result}"}
 
 
 def main() -> int:
