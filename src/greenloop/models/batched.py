@@ -9,8 +9,10 @@ already in the cache (the previous call's prompt, or another sequence's): it is 
 call's sequence with `llama_memory_seq_cp`, which shares the cells, and only the rest of the
 prompt is evaluated. Each call samples with its own seeded sampler chain (the same chain as
 llama-cpp-python's `create_completion`: top-k 40, typical 1.0, top-p 0.95, min-p 0.05,
-temperature, then a draw with the call's seed), so a seeded call gives the same text whether it
-ran alone or beside others.
+temperature, then a draw with the call's seed), so its random draws do not depend on other calls.
+Its logits can, in the last bits: where a sequence's cells sit in the shared cache changes the
+order in which attention sums, and a near-tie now and then samples another token (measured in
+docs/benchmarks.md: most replies are identical to the unbatched ones; pass rates are unchanged).
 """
 
 from __future__ import annotations
@@ -80,11 +82,18 @@ class BatchedDecoder:
         if not self.model:
             raise ModelError(f"could not load {path}: llama.cpp cannot read it as a GGUF model")
         self.vocab = lib.llama_model_get_vocab(self.model)
-        self.seq_ctx = min(seq_ctx, n_ctx, lib.llama_model_n_ctx_train(self.model))
+        trained = lib.llama_model_n_ctx_train(self.model)
+        self.seq_ctx = min(seq_ctx, n_ctx, trained)
+        n_ctx = min(n_ctx, max(self.seq_ctx, trained))  # positions are per sequence; the cache is shared
         params = lib.llama_context_default_params()
         params.n_ctx, params.n_batch, params.n_ubatch, params.n_seq_max = n_ctx, N_BATCH, N_BATCH, n_seq
         params.n_threads = params.n_threads_batch = threads
-        params.kv_unified = True  # one cache for all sequences: a copied prefix shares its cells
+        # One cache for every sequence: a copied prefix shares its cells, and a step decodes all
+        # sequences in one pass. A stream per sequence (kv_unified=False) gave bit-identical replies
+        # whatever ran beside them, but no speed-up at all from batching on this llama.cpp build; flash
+        # attention made each step slower (docs/decisions/0008-concurrency.md).
+        params.kv_unified = True
+        params.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.no_perf = True
         self.ctx = lib.llama_init_from_model(self.model, params)
         if not self.ctx:
@@ -242,8 +251,8 @@ class BatchedDecoder:
                     return
                 continue
             if src == dst:
-                lib.llama_memory_seq_rm(self.memory, dst, own, -1)
-            else:
+                lib.llama_memory_seq_rm(self.memory, dst, shared, -1)
+            else:  # the copy shares the cells: the prefix is neither evaluated nor stored twice
                 lib.llama_memory_seq_rm(self.memory, dst, -1, -1)
                 lib.llama_memory_seq_cp(self.memory, src, dst, 0, shared)
             self.cache[dst] = call.tokens[:shared]

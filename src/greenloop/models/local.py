@@ -87,8 +87,8 @@ class LocalModel:
                 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
                 n_seq = self.capabilities.max_parallel
-                # The cache holds every sequence's reply and their shared prompt prefixes, not n_seq
-                # whole contexts: idle prefixes are evicted when it fills.
+                # The shared cache holds the common prompt prefix once and each sequence's own tail;
+                # idle sequences' prefixes are evicted when it fills.
                 decoder = BatchedDecoder(self._resolve(), n_seq=n_seq, n_ctx=max(self.n_ctx, 1024 * n_seq),
                                          seq_ctx=self.n_ctx, threads=_threads())
                 template = decoder.chat_template()
