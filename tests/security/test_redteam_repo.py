@@ -128,6 +128,20 @@ REFUSED: list[tuple[str, str, str]] = [
     ("venv_interpreter", create(".venv/bin/python", "#!/bin/sh\nexit 0"), "dotfile"),
     ("makefile_new", create("Makefile", "test:\n\t@true"), "configures the project"),
     ("shadow_stdlib_json", create("src/json.py", "def loads(s):\n    return {}"), "would shadow a module"),
+    ("signal_ignore_term", code_change("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)"),
+     "installs signal handlers"),
+    ("kill_parent", code_change("import os\nos.kill(os.getppid(), 9)"), "sends signals"),
+    ("dup2_stdout", code_change("import os\nos.dup2(2, 1)"), "redirects file descriptors"),
+    ("setrlimit", code_change("import resource\nresource.setrlimit(resource.RLIMIT_CPU, (-1, -1))"),
+     "changes resource limits"),
+    ("excepthook", code_change("import sys\nsys.excepthook = lambda *a: None"), "patches exception reporting"),
+    ("faulthandler", code_change("import faulthandler\nfaulthandler.disable()"), "faulthandler"),
+    ("runpy", code_change("import runpy\nrunpy.run_path('x.py')"), "runpy"),
+    ("marshal_code", code_change("import marshal\nmarshal.loads(b'')"), "marshal"),
+    ("audit_hook", code_change("import sys\nsys.addaudithook(lambda *a: None)"), "audit hook"),
+    ("subclasses_walk", code_change("object.__subclasses__()"), "walks classes"),
+    ("lookalike_package_dir", create("src/sh\u043ep/cart.py", "def total(prices, discount=0):\n    return 6"),
+     "not part of the code the failing tests reach"),
     ("symlink_git_diff", "diff --git a/src/shop/cart.py b/src/shop/cart.py\nnew file mode 120000\n"
      "--- /dev/null\n+++ b/src/shop/cart.py\n@@ -0,0 +1 @@\n+/etc/passwd\n", "src/shop/cart.py"),
 ]
@@ -453,3 +467,37 @@ def test_an_edit_that_names_an_existing_file_as_a_directory_is_not_green(tmp_pat
     result = json.loads(proc.stdout)
     assert result["applied"] is False and result["status"] != "green"
     assert tree_state(repo) == before
+
+
+def test_a_symlinked_file_in_the_package_pointing_into_the_tests_is_never_written(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", PACKAGE)
+    os.symlink("../../tests/test_cart.py", repo / "src" / "shop" / "cases.py")
+    subprocess.run(["git", "add", "src/shop/cases.py"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "link"], cwd=repo, check=True)
+    before = tree_state(repo)
+    attack = block("src/shop/cases.py", "    assert total([1, 2, 3]) == 6", "    pass")
+    proc = run_fix(repo, script(tmp_path, attack), extra=("--max-calls", "1"))
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    attempts = attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])
+    assert "goes through a symlink" in str(attempts[1]["feedback"]) and not attempts[1]["green"]
+    assert tree_state(repo) == before and (repo / "src/shop/cases.py").is_symlink()
+
+
+def test_terminal_escapes_from_code_under_test_never_reach_the_terminal(tmp_path: Path) -> None:
+    """A failure message carrying OSC/CSI sequences (retitle, clear screen) is shown escaped by the
+    progress lines and by `greenloop show`."""
+    repo = make_repo(tmp_path / "repo", PACKAGE)
+    evil = code_change("raise RuntimeError('\\x1b]0;pwned\\x07\\x1b[2J\\x1b[1A' + chr(27) + '[31m')")
+    full = {**os.environ, "VIRTUAL_ENV": sys.prefix}
+    proc = subprocess.run([sys.executable, "-m", "greenloop", "fix", "--model", script(tmp_path, evil), "--db",
+                           str(tmp_path / "runs.db"), "--max-calls", "1", "--", "pytest", "tests"], cwd=repo,
+                          capture_output=True, text=True, timeout=120, check=False, env=full)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "\x1b" not in proc.stdout + proc.stderr
+    run_id = json.loads(run_fix(repo, script(tmp_path, evil), extra=("--max-calls", "1")).stdout)["run_id"]
+    feedback = str(attempts_of(tmp_path, run_id)[1]["feedback"])
+    assert "RuntimeError" in feedback  # the message was recorded (with its escapes, as data)
+    show = subprocess.run([sys.executable, "-m", "greenloop", "show", run_id, "--db", str(tmp_path / "runs.db")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert show.returncode == 0, show.stderr
+    assert "RuntimeError" in show.stdout and "\x1b" not in show.stdout + show.stderr
