@@ -178,7 +178,6 @@ class Scratch:
         self.info = info
         self.dir = Path(tempfile.mkdtemp(prefix="greenloop-fix-")).resolve()
         self.work = self.dir / "work"
-        self.results = self.dir / "results"
         self.gitdir = self.dir / "git"
         self._originals: dict[str, str | None] = {}
         self._loaded = False
@@ -191,19 +190,24 @@ class Scratch:
 
     def snapshot(self) -> int:
         """Copy the user's working tree and record it; returns the number of files copied."""
+        from greenloop.repo.snapshot import build  # it builds on this module's git helpers
+
         self.work.mkdir()
-        self.results.mkdir()
         kept, ignored = _listing(self.info.root)
+        _git(["init", "-q", str(self.gitdir), "--bare"], self.dir, _PRIVATE_ENV)
+        self._git("config", "core.bare", "false")
+        (self.gitdir / "info").mkdir(exist_ok=True)
+        (self.gitdir / "info" / "attributes").write_text(_NEUTRAL_ATTRIBUTES)
+        count = build(self.info.root, self.work, self.gitdir, self._git, kept, ignored, _IGNORED_FILE_LIMIT)
+        if count is not None:
+            _own(self.work)
+            return count
         for rel in kept:
             _copy_entry(self.info.root / rel, self.work / rel, self.work)
         for rel in ignored:
             src = self.info.root / rel
             if src.is_file() and not src.is_symlink() and src.stat().st_size <= _IGNORED_FILE_LIMIT:
                 _copy_entry(src, self.work / rel, self.work)
-        _git(["init", "-q", str(self.gitdir), "--bare"], self.dir, _PRIVATE_ENV)
-        self._git("config", "core.bare", "false")
-        (self.gitdir / "info").mkdir(exist_ok=True)
-        (self.gitdir / "info" / "attributes").write_text(_NEUTRAL_ATTRIBUTES)
         # Force-add: ignored files that were copied belong to the snapshot too.
         self._git("add", "-A", "-f", ".")
         self._git("commit", "-q", "--no-verify", "--allow-empty", "-m", "snapshot")
