@@ -102,8 +102,10 @@ def test_runs_resume_and_each_problem_is_a_run_in_the_store(tmp_path: Path) -> N
     first = run_bench(config, [PROBLEMS[0], PROBLEMS[3]], db=db, model=model)
     assert [r.solved for r in first.results] == [True, False] and first.skipped == 0
     again = ScriptedModel([fenced(PROBLEMS[4].reference)], prompt_style="examples")
-    second = run_bench(config, [PROBLEMS[0], PROBLEMS[3], PROBLEMS[4]], db=db, model=again)
+    left: list[int] = []
+    second = run_bench(config, [PROBLEMS[0], PROBLEMS[3], PROBLEMS[4]], db=db, model=again, on_start=left.append)
     assert second.skipped == 2 and len(again.calls) == 1, "finished problems are not run again"
+    assert left == [1], "the progress display hears how many problems are left, not how many were asked for"
     assert second.bench_id == first.bench_id and [r.solved for r in second.results] == [True, False, True]
     store = Store(db)
     run = store.find_run(second.results[1].run_id)

@@ -17,7 +17,8 @@ def bench(
     strategy: str = "tree", strategy_params: Mapping[str, Any] | None = None, max_calls: int = 50,
     max_seconds: float = 900.0, problems: str | None = None, limit: int | None = None, tests: str = "full",
     seed: int = 0, workers: int = 1, jobs: int = 1, db: str | Path | None = None, fresh: bool = False,
-    on_result: Callable[[ProblemResult], None] | None = None, parallel: int | None = None,
+    on_result: Callable[[ProblemResult], None] | None = None, on_start: Callable[[int], None] | None = None,
+    parallel: int | None = None,
 ) -> BenchRun:
     """Measure `strategy` on `benchmark` (or resume the same bench); `model="canonical"` replays the
     reference solutions. Raises BadInput for an unknown benchmark, strategy, parameter or selection."""
@@ -36,4 +37,5 @@ def bench(
         the_model = load_model(model, base_url=base_url)
     if the_model is not None:
         the_model.check()
-    return run_bench(config, selected, db=db, model=the_model, fresh=fresh, on_result=on_result)
+    return run_bench(config, selected, db=db, model=the_model, fresh=fresh, on_result=on_result,
+                     on_start=on_start)

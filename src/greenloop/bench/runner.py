@@ -187,8 +187,10 @@ def _finished(store: Store, bench_id: str) -> dict[str, ProblemResult]:
 
 def run_bench(config: BenchConfig, problems: list[BenchProblem], *, db: str | Path | None = None,
               model: Model | None = None, fresh: bool = False,
-              on_result: Callable[[ProblemResult], None] | None = None) -> BenchRun:
-    """Run (or resume) the bench; `model` is loaded by the caller unless `config.model` is canonical."""
+              on_result: Callable[[ProblemResult], None] | None = None,
+              on_start: Callable[[int], None] | None = None) -> BenchRun:
+    """Run (or resume) the bench; `model` is loaded by the caller unless `config.model` is canonical.
+    `on_start` hears how many problems are left to run (fewer than asked when the bench resumes)."""
     store = Store(db)
     bench_id = _bench_id(store, config, fresh)
     run = BenchRun(bench_id, config)
@@ -196,6 +198,8 @@ def run_bench(config: BenchConfig, problems: list[BenchProblem], *, db: str | Pa
     done = _finished(store, bench_id)
     todo = [p for p in problems if p.task_id not in done]
     run.skipped = len(problems) - len(todo)
+    if on_start is not None:
+        on_start(len(todo))
     lock = threading.Lock()
     started, before = time.monotonic(), run.seconds
     stop = threading.Event()

@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
                         strategy_params=parse_settings(args.settings), max_calls=args.max_calls,
                         max_seconds=args.max_seconds, problems=args.problems, limit=args.limit, tests=args.tests,
                         seed=args.seed, workers=args.workers, jobs=args.jobs, db=args.db, fresh=args.fresh,
-                        on_result=progress, parallel=args.parallel)
+                        on_result=progress, on_start=display.expect,
+                        parallel=args.parallel)
     except GreenloopError as exc:
         return _error(str(exc), exit_code(exc))
     data = summary(run)

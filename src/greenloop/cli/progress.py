@@ -93,6 +93,11 @@ class BenchDisplay:
         if self.live:
             self.progress.stop()
 
+    def expect(self, left: int) -> None:
+        """A resumed bench runs only the problems it has not finished: the bar counts those."""
+        self.total = left
+        self.progress.update(self.task, total=left)
+
     def eta(self) -> float | None:
         """Seconds left at the pace so far; None before the first problem finishes."""
         if not self.done:
