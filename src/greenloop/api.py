@@ -93,6 +93,8 @@ def solve(
     finally:
         pool.close()
         store.close()
+        if isinstance(model, str) and hasattr(the_model, "close"):
+            the_model.close()  # what solve loaded it frees: an HTTP pool, a llama.cpp context
     if result.best_code is not None and (result.status is RunStatus.GREEN or write_best):
         write_atomically(task.target_path, result.best_code)
     return result
