@@ -235,3 +235,26 @@ def test_results_cannot_be_forged_or_cut_short_from_inside_the_test_process(tmp_
             assert not outcome.green, (name, outcome)
     finally:
         scratch.close()
+
+
+def test_code_under_test_cannot_rewrite_tests_not_yet_collected(tmp_path: Path) -> None:
+    """At import, the code under test rewrites a later test module (same test names, no asserts):
+    the tests are read-only in the sandbox, so the rewrite fails and nothing ends green."""
+    files = {**PACKAGE, "tests/test_a.py": "import shop\n\n\ndef test_import():\n    assert shop\n"}
+    repo = make_repo(tmp_path / "repo", files)
+    weak = "def test_total():\\n    pass\\n\\n\\ndef test_discount():\\n    pass\\n"
+    rewrite = block(CART, "def total(prices, discount=0):",
+                    f"try:\n    with open('tests/test_cart.py', 'w') as f:\n        f.write('{weak}')\n"
+                    "except OSError:\n    pass\n\n\ndef total(prices, discount=0):")
+    proc = fix(repo, script(tmp_path, rewrite), "pytest", "tests", extra=("--max-calls", "1"))
+    assert proc.returncode == 1, proc.stderr
+    attempt = attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])[1]
+    assert not attempt["green"] and attempt["kind"] == "model"
+    assert (repo / "tests/test_cart.py").read_text() == files["tests/test_cart.py"]
+
+
+def test_the_result_channel_module_cannot_be_imported_by_code_under_test() -> None:
+    from greenloop.repo.screen import screen
+
+    original = "def total(xs):\n    return sum(xs)\n"
+    assert any("result channel" in r for r in screen(original, "import _greenloop_report\n" + original))

@@ -164,6 +164,7 @@ class Fixer:
             where=(str(self.info.root), str(work)), args=self.command.path_args(), allow=self.options.allow,
             interpreter=self.interpreter, is_link=self.scratch.is_link)
         self.editable = [p for p in snapshot if p.endswith(".py") and not self.protect(p)]
+        self.runner.readonly = self.protect.readonly(snapshot)
         marked = conflict_markers(self.editable, read)
         if marked:
             raise RepoError(f"{marked} holds git conflict markers (<<<<<<< ... >>>>>>>); resolve them first")

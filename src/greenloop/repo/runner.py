@@ -110,6 +110,9 @@ class Runner:
                  plugin_dir: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.root, self.cwd, self.limits = root, cwd, limits
         self.interpreter, self.plugin_dir, self.env = interpreter, plugin_dir, dict(env or {})
+        # Repository-relative paths bound read-only over the writable copy (the tests and what
+        # configures them): code under test cannot rewrite a test it has not been judged by yet.
+        self.readonly: list[str] = []
         self.problem = bwrap_problem()
         self.sandboxed = not self.problem
         global _warned
@@ -140,6 +143,8 @@ class Runner:
             pairs = [("", d) for d in _python_dirs_under(self.root, copy)]
         binds: list[tuple[str, str, bool]] = [(d, d, False) for d, _ in pairs if d]
         binds.append((str(copy), str(self.root), True))
+        binds += [(str(copy / rel), str(self.root / rel), False) for rel in self.readonly
+                  if os.path.lexists(copy / rel) and not os.path.islink(copy / rel)]
         binds += [(d, d, False) for _, d in pairs if d]
         if self.plugin_dir is not None:
             binds.append((str(self.plugin_dir), str(self.plugin_dir), False))

@@ -28,6 +28,7 @@ _MODULES = {
     "pdb": "uses pdb", "bdb": "uses bdb", "xml": None, "junit_xml": "writes test reports",
     "posix": "uses posix directly", "resource": "changes resource limits", "marshal": "loads code objects",
     "pickle": None, "types": None, "runpy": "runs modules (runpy)", "subprocess": None,
+    "_greenloop_report": "reaches greenloop's result channel", "_greenloop_unittest": "reaches greenloop's runner",
 }
 _SUBMODULES = {"xml.etree": None, "xml.dom": None, "unittest.mock": "imports unittest.mock",
                "importlib.metadata": None, "importlib.resources": None}
