@@ -155,10 +155,15 @@ def test_exhausted_budget_leaves_the_tree_exactly_as_it_was_and_says_where_the_b
     applies = subprocess.run(["git", "apply", "--check", "-"], cwd=repo, input=diff.stdout, text=True,
                              capture_output=True, check=False)
     assert applies.returncode == 0, applies.stderr
+    # The suggested command works from a subdirectory too.
+    from_sub = subprocess.run(["sh", "-c", 'git -C "$(git rev-parse --show-toplevel)" apply --check'],
+                              cwd=repo / "src", input=diff.stdout, text=True, capture_output=True, check=False)
+    assert from_sub.returncode == 0, from_sub.stderr
     human = greenloop(repo, "fix", "--model", script(tmp_path, WRONG_REPLY), "--db", str(tmp_path / "runs.db"),
                       "--max-calls", "1", "--", "pytest", "tests/test_cart.py")
     assert human.returncode == 1
     assert "your working tree is unchanged; best attempt: greenloop show" in human.stderr
+    assert 'git -C "$(git rev-parse --show-toplevel)" apply' in human.stderr
     assert "context for the model: src/shop/cart.py" in human.stderr
 
 

@@ -182,3 +182,31 @@ def test_a_virtualenv_inside_the_repository_is_bound_again_over_the_copy(
     monkeypatch.setattr(sys, "path", [str(root / ".venv/lib/site-packages"), str(root / "src"), str(root)])
     # The venv is not in the copy (git ignores it): bound again. src is: the copy's must win.
     assert _python_dirs_under(root, copy) == [str(root / ".venv")]
+
+
+def test_a_timeout_names_the_test_that_was_running(setup: Setup) -> None:
+    slow = "import time\n\n\ndef test_quick():\n    pass\n\n\ndef test_hangs():\n    time.sleep(60)\n"
+    setup.scratch.prepare({"tests/test_slow.py": slow})
+    command = TestCommand(("pytest", "tests/test_slow.py"))
+    collection = collect(command, setup.runner, setup.scratch.work)
+    quick = Runner(setup.info.root, "", Limits(timeout=4, cpu_seconds=30, memory_mb=4096),
+                   setup.runner.interpreter, setup.scratch.plugin_dir())
+    outcome = execute(command, quick, setup.scratch.work, collection)
+    status = {t.test_id: (t.status, t.message) for t in outcome.tests}
+    assert status["tests/test_slow.py::test_quick"][0] is TestStatus.PASSED
+    assert status["tests/test_slow.py::test_hangs"] == (TestStatus.TIMEOUT,
+                                                         "was running when the command timed out after 4s")
+    assert "while running tests/test_slow.py::test_hangs" in outcome.problem and not outcome.green
+    setup.scratch.reset()
+
+
+def test_other_commands_are_judged_by_status_and_their_tracebacks_choose_the_files(setup: Setup) -> None:
+    script = "import sys\nsys.path.insert(0, 'src')\nfrom geo import area\nprint(area('triangle', 2))\n"
+    setup.scratch.prepare({"check.py": script})
+    collection, outcome = setup.run("python", "check.py")
+    assert outcome.total == 1 and not outcome.green and "KeyError" in outcome.tests[0].output
+    context = gather(outcome, read=lambda p: script if p == "check.py" else setup.scratch.original(p),
+                     protect=lambda p: None if p.startswith("src/") else "no", files=[], cwd="",
+                     roots=(str(setup.info.root), str(setup.scratch.work)), budget=4000)
+    assert [f.path for f in context.files] == ["src/geo/shapes.py"]
+    setup.scratch.reset()

@@ -16,6 +16,7 @@ from greenloop.loop.engine import RunStatus
 from greenloop.models import ModelError
 from greenloop.repo import FixProgress, RepoError, fix
 from greenloop.repo.api import USAGE
+from greenloop.repo.apply import APPLY_HINT
 from greenloop.repo.fixer import plural
 from greenloop.store import StoreError
 from greenloop.task import Budget, TaskError
@@ -121,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
             f"· {result.seconds:.1f}s · run {result.run_id}", highlight=False,
         )
         if result.status is not RunStatus.GREEN:
-            where = (f"best attempt: greenloop show {result.run_id} --diff" if result.diff
+            where = (f"best attempt: greenloop show {result.run_id} --diff (paths from the repository root; to "
+                     f"take it: ... | {APPLY_HINT})" if result.diff
                      else "no attempt produced a change")
             console.print(f"your working tree is unchanged; {where}", highlight=False)
     if result.status is RunStatus.GREEN:
