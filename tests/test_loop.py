@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import GOOD, PARTIAL, WRONG, fenced
@@ -103,3 +104,46 @@ def test_every_attempt_is_recorded_with_prompt_response_outcome_and_usage(worksp
     assert first["outcome"]["tests"][0]["test_id"].endswith("test_basic")
     assert first["prompt_tokens"] > 0 and first["completion_tokens"] > 0
     assert attempts[1]["green"] is True
+
+
+def test_calls_in_flight_default_to_what_the_model_declares(workspace: Path) -> None:
+    # Three calls at once: the whole first round is fresh samples, before any feedback exists.
+    model = ScriptedModel([fenced(WRONG), fenced(PARTIAL), fenced(WRONG + "\nX = 1\n")], max_parallel=3)
+    result = run(workspace, model, budget=Budget(max_calls=3))
+    assert result.model_calls == 3
+    assert len({m[-1]["content"] for m in model.calls}) == 1, "all three asked the first question"
+    row = Store(workspace / "runs.db").find_run(result.run_id)
+    assert row is not None and json.loads(row["budget"])["parallel"] == 3
+
+
+def test_parallel_overrides_the_declared_width(workspace: Path) -> None:
+    # One at a time, the second call is already a revision of the first reply.
+    model = ScriptedModel([fenced(WRONG), fenced(GOOD)], max_parallel=3)
+    result = run(workspace, model, parallel=1)
+    assert result.status is RunStatus.GREEN and result.model_calls == 2
+    assert "test_basic" in model.calls[1][-1]["content"]
+
+
+def test_strategies_fill_a_round_to_the_width(workspace: Path) -> None:
+    from greenloop.loop.strategies import Attempt, ReviseStrategy, SampleStrategy, SingleStrategy
+    from greenloop.loop.tree import TreeStrategy
+    from greenloop.task import Task
+
+    task = Task.from_files(workspace / "test_slugger.py", workspace / "slugger.py")
+    assert len(ReviseStrategy().propose(task, "tests", [], width=5)) == 5
+    assert len(SampleStrategy(round_size=4).propose(task, "tests", [], width=6)) == 6
+    assert len(SampleStrategy(round_size=4).propose(task, "tests", [], width=2)) == 4
+    assert len(TreeStrategy(width=4).propose(task, "tests", [], width=8)) == 8
+    single = run(workspace, ScriptedModel([fenced(WRONG)] * 4, max_parallel=4), strategy=SingleStrategy.name)
+    assert single.model_calls == 1, "pass@1 stays one call at any width"
+    history = [Attempt(1, WRONG, None, "it failed")]
+    kinds = [p.parent is None for p in ReviseStrategy().propose(task, "tests", history, width=4)]
+    assert kinds.count(True) == 2 and kinds.count(False) == 2, "revisions and fresh samples alternate"
+
+
+def test_cost_is_zero_for_local_and_scripted_models_and_shows_in_json(workspace: Path) -> None:
+    progress: list[float] = []
+    result = run(workspace, ScriptedModel([fenced(GOOD)]), on_progress=lambda p: progress.append(p.cost))
+    assert result.cost == 0.0 and progress == [0.0]
+    data = result.to_json("slugger.py")
+    assert data["cost"] == 0.0 and data["retries"] == 0

@@ -12,8 +12,12 @@ import pytest
 
 from conftest import GOOD, WRONG, fenced
 from greenloop.api import solve
+from greenloop.cli import main
+from greenloop.errors import BadInput
 from greenloop.loop.engine import RunStatus
-from greenloop.models import ModelError, load_model
+from greenloop.models import MODELS, Capabilities, ModelError, capabilities_of, load_model
+from greenloop.models.prices import BUILTIN_PRICES, PRICES_TAKEN, Price, price_for
+from greenloop.models.scripted import ScriptedModel
 
 
 class FakeEndpoint(BaseHTTPRequestHandler):
@@ -96,3 +100,72 @@ def test_bad_model_specs_say_what_to_do(tmp_path: Path) -> None:
     bad.write_text('{"not": "a list"}')
     with pytest.raises(ModelError, match="JSON array of strings"):
         load_model(f"scripted:{bad}")
+
+
+def test_builtin_providers_are_registered_like_plugins() -> None:
+    assert {"anthropic", "local", "openai", "scripted"} <= set(MODELS.names())
+    with pytest.raises(ModelError, match="unknown model spec 'gpt-4'.*openai:"):
+        load_model("gpt-4")
+
+
+def test_a_provider_added_to_the_registry_is_loaded_by_its_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def echo(argument: str, base_url: str | None) -> ScriptedModel:
+        seen.append((argument, base_url))
+        return ScriptedModel([argument], max_parallel=2)
+
+    monkeypatch.setitem(MODELS._factories, "echo", echo)
+    model = load_model("echo:hello:world", base_url="http://127.0.0.1:1")
+    assert seen == [("hello:world", "http://127.0.0.1:1")]
+    assert capabilities_of(model).max_parallel == 2
+
+
+def test_capabilities_are_declared_or_one_call_at_a_time() -> None:
+    class Legacy:
+        prompt_style = "examples"
+
+    assert capabilities_of(Legacy()) == Capabilities(max_parallel=1, prompt_style="examples")
+    assert capabilities_of(ScriptedModel(["x"])).max_parallel == 1
+    remote = load_model("openai:some-model", base_url="http://127.0.0.1:1")
+    try:
+        assert capabilities_of(remote).max_parallel == 4 and remote.prompt_style == "tests"
+    finally:
+        remote.close()  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="at least 1"):
+        Capabilities(max_parallel=0)
+
+
+def test_user_prices_extend_and_override_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text('["openai:gpt-4o"]\ninput = 1.0\noutput = 2.0\n\n["openai:my-model"]\ninput = 0.5\noutput = 1.5\n')
+    monkeypatch.setenv("GREENLOOP_PRICES", str(prices))
+    assert price_for("openai:gpt-4o") == Price(1.0, 2.0)
+    assert price_for("openai:my-model-v2") == Price(0.5, 1.5)
+    assert price_for("openai:gpt-4o-mini") == BUILTIN_PRICES["openai:gpt-4o-mini"]
+    assert PRICES_TAKEN.count("-") == 2
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('["openai:x"]\ninput = 1.0\n', "needs `input` and `output`"),
+    ('["openai:x"]\ninput = 1.0\noutput = -2\n', "output must be a non-negative number"),
+    ('["openai:x"]\ninput = 1\noutput = 2\ncache = 1\n', "unknown keys \\['cache'\\]"),
+    ("not toml [", "cannot read the price file"),
+])
+def test_a_bad_price_file_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
+                                            problem: str) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text(text)
+    monkeypatch.setenv("GREENLOOP_PRICES", str(prices))
+    with pytest.raises(BadInput, match=problem) as error:
+        price_for("openai:x")
+    assert "\n" not in str(error.value)
+
+
+def test_cli_rejects_bad_parallel_and_cost(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for option, value, message in (("--parallel", "0", "--parallel must be at least 1"),
+                                   ("--max-cost", "-1", "--max-cost must be a positive number")):
+        code = main(["solve", "--tests", str(workspace / "test_slugger.py"), "--target", str(workspace / "slugger.py"),
+                     "--model", "scripted:/nonexistent.json", "--db", str(workspace / "runs.db"), option, value])
+        assert code == 2
+        assert message in capsys.readouterr().err
