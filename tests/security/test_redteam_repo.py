@@ -501,3 +501,38 @@ def test_terminal_escapes_from_code_under_test_never_reach_the_terminal(tmp_path
                           capture_output=True, text=True, timeout=60, check=False)
     assert show.returncode == 0, show.stderr
     assert "RuntimeError" in show.stdout and "\x1b" not in show.stdout + show.stderr
+
+
+PYTEST_MODULE = "sys.__dict__['mod' + 'ules']['py' + 'test']"  # not `sys.modules`, not `import pytest`
+DODGES = {
+    "skip": f"if discount:\n    {PYTEST_MODULE}.__dict__['sk' + 'ip']('later')",
+    "xfail": f"if discount:\n    {PYTEST_MODULE}.__dict__['xf' + 'ail']('later')",
+    "deselect": ("_g = sys.__dict__['mod' + 'ules']['g' + 'c']\nfor _o in _g.get_objects():\n"
+                 "    if type(_o).__name__ == 'Session' and isinstance(getattr(_o, 'items', None), list):\n"
+                 "        del _o.items[1:]"),
+}
+
+SEEN = {"skip": "skipped now, but it ran at the baseline", "xfail": "xfailed now, but it ran at the baseline",
+        "deselect": "never ran"}
+
+
+@pytest.mark.parametrize("how", sorted(DODGES))
+def test_a_half_fix_that_skips_or_drops_the_other_test_at_run_time_is_not_green(tmp_path: Path, how: str) -> None:
+    """The sum is fixed but the discount ignored; the code gets past the screening to pytest at run
+    time and skips, xfails or deselects the test that would show it: that test counts as failed."""
+    repo = make_repo(tmp_path / "repo", PACKAGE)
+    before = tree_state(repo)
+    body = "\n".join("    " + line for line in ("import sys\n" + DODGES[how]).split("\n"))
+    reply = block(CART, BUG + "\n        subtotal += prices[i]\n    return subtotal * (100 - discount) / 100",
+                  body + "\n    for i in range(len(prices)):\n        subtotal += prices[i]\n    return subtotal")
+    proc = run_fix(repo, script(tmp_path, reply), extra=("--max-calls", "1"))
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    attempt = attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])[1]
+    assert attempt["kind"] == "model" and attempt["passed"] == 1 and not attempt["green"], attempt["feedback"]
+    outcome = attempt["outcome"]
+    assert isinstance(outcome, dict)
+    judged = {t["test_id"].split("::")[1]: t for t in outcome["tests"]}
+    assert judged["test_total"]["status"] == "passed"
+    assert SEEN[how] in judged["test_discount"]["message"], judged["test_discount"]  # the dodge took effect
+    assert judged["test_discount"]["status"] != "passed"
+    assert tree_state(repo) == before
