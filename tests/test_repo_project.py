@@ -176,3 +176,20 @@ def test_messages_plurals_and_a_script_that_is_not_executable(tmp_path: Path) ->
     assert human.returncode == 0, human.stderr
     assert "green after 1 model call;" in human.stderr and "1 model call ·" in human.stderr
     assert "tests run with" in human.stderr
+
+
+def test_the_model_can_ask_to_see_a_file_or_find_a_definition_without_a_test_run(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {**PACKAGE, ".gitignore": ".env\n"})
+    (repo / ".env").write_text("TOKEN=hunter2\n")
+    proc = fix(repo, script(tmp_path, "FIND total", "SHOW src/shop/labels.py\nSHOW .env", FIX_REPLY))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["model_calls"] == 3 and result["status"] == "green"
+    attempts = attempts_of(tmp_path, result["run_id"])
+    assert [a["kind"] for a in attempts] == ["baseline", "request", "request", "model"]
+    assert attempts[1]["outcome"] is None and attempts[2]["outcome"] is None  # no test run for a request
+    second = attempts[2]["messages"][1]["content"]
+    assert "What you asked for:\nFIND total:\nsrc/shop/cart.py:1: def total(prices, discount)" in second
+    third = attempts[3]["messages"][1]["content"]
+    assert "SHOW src/shop/labels.py:\n```\n   1 | def label(name):" in third
+    assert "SHOW .env: no such file" in third and "hunter2" not in third

@@ -24,10 +24,12 @@ from greenloop.repo.context import Context, gather, tokens
 from greenloop.repo.diagnose import missing_module, missing_variable
 from greenloop.repo.edits import apply_reply
 from greenloop.repo.interpreter import Interpreter
-from greenloop.repo.policy import Policy
+from greenloop.repo.policy import Policy, secret_like
 from greenloop.repo.prompts import EditFormat, messages, render_outcome
 from greenloop.repo.reach import build_policy, command_paths, conflict_markers
 from greenloop.repo.repomap import repo_map
+from greenloop.repo.requests import answer
+from greenloop.repo.requests import parse as parse_requests
 from greenloop.repo.runner import Runner
 from greenloop.repo.screen import screen_all
 from greenloop.repo.usertree import check_state
@@ -130,6 +132,8 @@ class Fixer:
         self.protect = Policy()
         self.baseline: Outcome | None = None
         self.editable: list[str] = []  # source files a fix may change (for the repository map)
+        self.snapshot: list[str] = []  # every file of the snapshot
+        self.answers: dict[int, str] = {}  # parent n -> the answer to the model's SHOW/FIND requests
         self.candidates: list[_Candidate] = []
         self.errors: dict[int, str] = {}  # parent n -> why the last reply built on it could not be applied
         self.context: list[str] = []
@@ -164,6 +168,7 @@ class Fixer:
             where=(str(self.info.root), str(work)), args=self.command.path_args(), allow=self.options.allow,
             interpreter=self.interpreter, is_link=self.scratch.is_link)
         self.editable = [p for p in snapshot if p.endswith(".py") and not self.protect(p)]
+        self.snapshot = snapshot
         self.runner.readonly = self.protect.readonly(snapshot)
         marked = conflict_markers(self.editable, read)
         if marked:
@@ -281,7 +286,8 @@ class Fixer:
             context = self._gather(parent, parent.feedback)
             self.context = context.labels()
             msgs = messages(self.command.display(), parent.feedback, context, self.format,
-                            self.errors.get(parent.n, ""), task=self.options.message, repo_map=self._map(context))
+                            self.errors.get(parent.n, ""), task=self.options.message, repo_map=self._map(context),
+                            answered=self.answers.get(parent.n, ""))
             try:
                 completion = self.model.complete(msgs, temperature=temperature, max_tokens=self.max_tokens,
                                                  seed=self.options.seed + result.attempts)
@@ -293,6 +299,14 @@ class Fixer:
             result.prompt_tokens += usage.prompt_tokens
             result.completion_tokens += usage.completion_tokens
             result.model_seconds += usage.seconds
+            requested = parse_requests(completion.text) if self.format == "diff" else []
+            if requested:  # the model asks to see a file or find a definition: answered, no test run
+                self.answers[parent.n] = answer(requested, self._read(parent.edits), self.snapshot, secret_like)
+                attempt = _Candidate(result.attempts, parent.edits, parent.outcome, parent.feedback)
+                self._record(store, result, attempt, "request", msgs, completion.text, parent=parent.n,
+                             usage=(usage.prompt_tokens, usage.completion_tokens, usage.seconds))
+                self._report(result, started)
+                continue
             edit = apply_reply(completion.text, read=self._read(parent.edits), protect=self.protect,
                                editable=[f.path for f in context.files],
                                keep=context.wanted() if self.format == "whole" else None)

@@ -12,6 +12,7 @@ from typing import Literal
 from greenloop.execute import Outcome, TestStatus
 from greenloop.models import Message
 from greenloop.repo.context import Context
+from greenloop.repo.requests import PROTOCOL
 
 EditFormat = Literal["diff", "whole"]
 
@@ -26,7 +27,8 @@ the lines that replace them
 >>>>>>> REPLACE
 
 SEARCH text must match the file exactly (indentation too) and occur once; keep it to the lines that
-change plus one or two around them. To create a file, leave SEARCH empty."""
+change plus one or two around them. To create a file, leave SEARCH empty.
+""" + PROTOCOL
 
 SYSTEM_WHOLE = ("You are an expert Python programmer. Fix the bug so the tests pass. Reply with the corrected "
                 "code in one ```python block. Do not include tests or example usage.")
@@ -76,7 +78,7 @@ def _files(context: Context, fmt: EditFormat) -> str:
 
 
 def messages(command: str, failure: str, context: Context, fmt: EditFormat, previous_error: str = "",
-             task: str = "", repo_map: str = "") -> list[Message]:
+             task: str = "", repo_map: str = "", answered: str = "") -> list[Message]:
     tests = "\n\n".join(source for _, source in context.tests)
     parts = [f"The task: {task.strip()}"] if task.strip() else []
     parts.append(f"The test command `{command}` fails:\n{failure}")
@@ -86,6 +88,8 @@ def messages(command: str, failure: str, context: Context, fmt: EditFormat, prev
     if repo_map:
         parts.append("The repository's source files and their definitions (to edit one, name it before a "
                      f"SEARCH/REPLACE block):\n{repo_map}")
+    if answered:
+        parts.append(f"What you asked for:\n{answered}")
     if previous_error:
         parts.append(f"Your previous reply could not be applied:\n{previous_error}")
     if fmt == "whole":
