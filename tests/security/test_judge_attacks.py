@@ -123,6 +123,26 @@ def test_adding_skip_marks_at_run_time(pool: WorkerPool) -> None:
 
 
 @pytest.mark.parametrize("judge", ["split", "shared"])
+def test_skip_marks_added_at_run_time_do_not_count(judge: str) -> None:
+    # Right for one test, and the other one marked skip from inside the process that runs it.
+    code = ("import gc, sys, pytest\n"
+            "def mark():\n    for obj in gc.get_objects():\n"
+            "        if type(obj).__name__ == 'Function' and getattr(obj, 'name', '') == 'test_nested':\n"
+            "            obj.add_marker(pytest.mark.skip(reason='later'))\n"
+            "    frame = sys._getframe()\n    while frame is not None:\n"
+            "        for value in list(frame.f_locals.values()):\n"
+            "            if type(value).__name__ == 'Function' and getattr(value, 'name', '') == 'test_nested':\n"
+            "                value.add_marker(pytest.mark.skip(reason='later'))\n"
+            "        frame = frame.f_back\n"
+            "mark()\n"
+            "def slugify(text):\n    mark()\n    return 'hello-world'\n")
+    with WorkerPool(TestSuite(TESTS, "test_slugger.py", "slugger"), Limits(timeout=5), judge=judge) as p:
+        outcome = p.run(code)
+        assert not outcome.green, outcome
+        assert p.run(HONEST).green
+
+
+@pytest.mark.parametrize("judge", ["split", "shared"])
 def test_deleting_a_test_before_collection_with_import_time_use(judge: str) -> None:
     # The tests parametrize over the target at import time, so they are collected per candidate;
     # deleting a test function while the test module imports the candidate must not drop it.

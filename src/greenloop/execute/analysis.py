@@ -124,3 +124,25 @@ def _root_name(node: ast.AST) -> str:
     while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
         node = node.func if isinstance(node, ast.Call) else node.value
     return node.id if isinstance(node, ast.Name) else ""
+
+
+def skip_marked(test_source: str) -> frozenset[str] | None:
+    """Names of the test functions and classes the source itself marks skip/skipif (a skip counts
+    only for them, whatever marks appear at run time), or None when the source skips more broadly
+    (a module-level `pytestmark`, `pytest.skip` or `importorskip` outside a test)."""
+    tree = ast.parse(test_source)
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for decorator in node.decorator_list:
+                if any(isinstance(n, ast.Attribute) and n.attr in ("skip", "skipif") for n in ast.walk(decorator)):
+                    names.add(node.name)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for part in ast.walk(node):
+            if isinstance(part, ast.Name) and part.id == "pytestmark":
+                return None
+            if isinstance(part, ast.Attribute) and part.attr in ("skip", "importorskip"):
+                return None
+    return frozenset(names)

@@ -145,10 +145,20 @@ def captured() -> Iterator[io.StringIO]:
 class Recorder:
     """pytest plugin that decides each test's status from what it observed itself."""
 
-    def __init__(self, send: Callable[[dict[str, Any]], None], scratch: str) -> None:
+    def __init__(self, send: Callable[[dict[str, Any]], None], scratch: str,
+                 skippable: frozenset[str] | None = None) -> None:
         self.send = send
         self.scratch = scratch
         self.current: dict[str, Any] = {}
+        # What the test file's own source marks skip (analysis.skip_marked): a mark added at run
+        # time to anything else does not make a skip count. None: the source skips broadly.
+        self.skippable = skippable
+
+    def _skippable(self, item: Any) -> bool:
+        if self.skippable is None:
+            return True
+        owner = getattr(getattr(item, "cls", None), "__name__", "")
+        return getattr(item, "originalname", item.name) in self.skippable or owner in self.skippable
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collectreport(self, report: Any) -> None:
@@ -181,7 +191,8 @@ class Recorder:
         if self.current.get("status") == "error":
             return
         if (when == "setup" and isinstance(exc, pytest.skip.Exception)
-                and any(any(item.iter_markers(name)) for name in ("skip", "skipif"))):
+                and any(any(item.iter_markers(name)) for name in ("skip", "skipif"))
+                and self._skippable(item)):
             self.current.update(status="skipped", message=str(exc))
             return
         message, trace, _ = format_exception(exc, self.scratch)

@@ -87,12 +87,12 @@ def slot_fits(test_name: str, target: str) -> bool:
     return collected(test_name) and not collected(target + ".py") and test_name != target + ".py"
 
 
-def register_recorder(session: Any, scratch: str) -> None:
+def register_recorder(session: Any, scratch: str, skippable: frozenset[str] | None = None) -> None:
     """Register the reporting plugin in the worker, once: registering it costs ~1 ms (pytest
     parses every plugin for fixtures), which each child would otherwise pay. The worker's own
     collection must be over by now; the child hands the recorder its signed pipe."""
     scratch = scratch.rstrip("/") + "/"
-    session.config.pluginmanager.register(Recorder(_unconnected, scratch), "greenloop-recorder")
+    session.config.pluginmanager.register(Recorder(_unconnected, scratch, skippable), "greenloop-recorder")
 
 
 def _unconnected(record: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from greenloop.execute import confine
+from greenloop.execute.analysis import skip_marked
 from greenloop.execute.candidate import Forker
 from greenloop.execute.proctree import descendants, set_subreaper
 from greenloop.execute.records import assemble, read_output
@@ -89,7 +90,7 @@ class Worker:
         self.collect_problem = ""
         if self.bindings is not None:
             self.collected, self.collect_problem = session.collect(self.session)
-        session.register_recorder(self.session, self.scratch)
+        session.register_recorder(self.session, self.scratch, skip_marked(self.test_source))
         # Tracebacks and pytest's reports read the test source from here once the file is gone.
         linecache.cache[self.test_path] = (len(self.test_source), None, self.test_source.splitlines(True),
                                            self.test_path)
