@@ -27,6 +27,7 @@ from pathlib import Path
 from greenloop.models import Model, load_model
 from greenloop.models.scripted import ScriptedModel
 from greenloop.repo import fix
+from greenloop.store import Store
 from greenloop.task import Budget
 
 HERE = Path(__file__).resolve().parent / "real_repos"
@@ -97,12 +98,14 @@ def run_bug(bug: Bug, args: argparse.Namespace, workdir: Path, model: Model | No
     result = fix(COMMAND, cwd=root, model=chosen, budget=Budget(args.max_calls, args.max_seconds),
                  db=workdir / "runs.db", python=sys.executable, edit_format="whole")
     wall = time.monotonic() - started
-    first = scripted.calls[0][-1]["content"] if scripted.calls else ""
+    store = Store(workdir / "runs.db")
+    asked = [a for a in store.attempts(result.run_id) if a["n"] > 0 and a["messages"]]
+    store.close()
+    first = asked[0]["messages"][-1]["content"] if asked else ""  # the first prompt, whichever model
     check = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=root,
                            capture_output=True, text=True, check=False)
     return {"bug": bug.name, "file": bug.path, "status": result.status.value, "calls": result.model_calls,
-            "shown": f"Fix the bug in {bug.path}." in first or model is not None and bug.path in result.context_files,
-            "in_prompt": f"{bug.path}\n```python" in first or f"{bug.path} (" in first,
+            "shown": f"Fix the bug in {bug.path}." in first,
             "context": result.context_files, "seconds": result.seconds, "wall": wall,
             "tree_green": check.returncode == 0}
 

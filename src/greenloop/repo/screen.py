@@ -28,7 +28,8 @@ _MODULES = {
     "pdb": "uses pdb", "bdb": "uses bdb", "xml": None, "junit_xml": "writes test reports",
     "posix": "uses posix directly", "resource": "changes resource limits", "marshal": "loads code objects",
     "pickle": None, "types": None, "runpy": "runs modules (runpy)", "subprocess": None,
-    "_greenloop_report": "reaches greenloop's result channel", "_greenloop_unittest": "reaches greenloop's runner",
+    "mock": "imports mock objects", "dirty_equals": "imports objects equal to anything",
+    "hamcrest": "imports matchers", "_greenloop_report": "reaches greenloop's result channel", "_greenloop_unittest": "reaches greenloop's runner",
 }
 _SUBMODULES = {"xml.etree": None, "xml.dom": None, "unittest.mock": "imports unittest.mock",
                "importlib.metadata": None, "importlib.resources": None}
@@ -67,6 +68,7 @@ _NAMES = {
 _STRINGS = ("pytest", "junit", "/proc", "unittest", "greenloop", "PYTEST_", "conftest", "__pycache__", ".pyc",
             "site-packages", "sitecustomize")
 _DYNAMIC = {"getattr", "setattr", "delattr", "hasattr"}
+_EQUALITY = {"__eq__", "__ne__"}
 
 
 def _call_name(node: ast.AST) -> str:
@@ -89,9 +91,9 @@ class _Finder(ast.NodeVisitor):
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         if node.name.startswith("pytest_"):
             self.add(f"defines a pytest hook ({node.name})", node.args)
-        if node.name in ("__eq__", "__ne__") and all(
-                isinstance(r.value, ast.Constant) for r in ast.walk(node) if isinstance(r, ast.Return) and r.value):
-            self.add(f"defines {node.name} with a constant result (equal to anything)", node.args)
+        if node.name in _EQUALITY:
+            # An object equal to anything passes every `assert result == expected`.
+            self.add(f"defines {node.name} (an object that compares equal to anything passes any assert)", node.args)
         self.depth += 1
         self.generic_visit(node)
         self.depth -= 1
@@ -103,9 +105,20 @@ class _Finder(ast.NodeVisitor):
         self.generic_visit(node)
         self.depth -= 1
 
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            name = target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) else ""
+            if name in _EQUALITY:
+                self.add(f"sets {name} (an object that compares equal to anything passes any assert)", node)
+        self.generic_visit(node)
+
     def _module(self, name: str, node: ast.AST) -> None:
         top = name.split(".")[0]
         reason = _MODULES.get(top)
+        last = name.split(".")[-1]
+        if any(p in ("tests", "test", "testing", "conftest") for p in name.split(".")) or last.startswith(
+                "test_") or last.endswith("_test"):
+            reason = "imports the tests (to replace or read them at run time)"
         for sub, why in _SUBMODULES.items():
             if name == sub or name.startswith(sub + "."):
                 reason = why
