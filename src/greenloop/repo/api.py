@@ -18,7 +18,7 @@ from greenloop.execute import Limits
 from greenloop.models import Model, load_model
 from greenloop.repo.command import CommandError, TestCommand
 from greenloop.repo.fixer import Fixer, FixOptions, FixProgress, FixResult
-from greenloop.repo.interpreter import detect
+from greenloop.repo.interpreter import Interpreter, detect
 from greenloop.repo.policy import secret_like
 from greenloop.repo.runner import find_program
 from greenloop.repo.workspace import RepoError, RepoInfo, discover
@@ -58,11 +58,12 @@ def parse_env(items: Sequence[str], host: dict[str, str] | None = None) -> dict[
     return env
 
 
-def _check_program(program: str, info: RepoInfo, bin_dir: str) -> None:
+def _check_program(program: str, info: RepoInfo, interpreter: Interpreter) -> None:
     where = info.root / info.cwd
-    if not find_program(program, where, bin_dir):
-        raise RepoError(f"command not found: {program} (looked in the interpreter's bin directory, "
-                        "the system PATH and the repository)")
+    if not find_program(program, where, interpreter.bin_dir):
+        raise RepoError(f"command not found: {program} (looked in {interpreter.bin_dir}, the system PATH and the "
+                        f"repository); the tests run with {interpreter.describe()}: install it there, or choose "
+                        "another interpreter with --python PATH")
     if "/" in program:
         path = where / program if not os.path.isabs(program) else Path(program)
         if path.is_file() and not os.access(path, os.X_OK):
@@ -85,7 +86,7 @@ def fix(
     info = discover(cwd)
     test_command = TestCommand(tuple(command))
     interpreter = detect(info.root, python)
-    _check_program(test_command.argv[0], info, interpreter.bin_dir)
+    _check_program(test_command.argv[0], info, interpreter)
     if edit_format not in ("auto", "diff", "whole"):
         raise RepoError(f"unknown edit format {edit_format!r}; choose auto, diff or whole")
     if context_tokens is not None and context_tokens < 200:
