@@ -185,3 +185,12 @@ def test_small_model_padding_is_pruned_and_docstrings_are_kept() -> None:
                                       "def median(xs):\n    return sorted(xs)[len(xs) // 2]\n"}
     unpruned = apply_reply(reply, read=files.get, protect=lambda p: None, editable=["s.py"])
     assert "def mean_mean" in unpruned.changes["s.py"] and "timedelta3" in unpruned.changes["s.py"]
+
+
+def test_a_method_replied_as_a_bare_function_goes_back_into_its_class() -> None:
+    files = {"f.py": "class Functions:\n    def avg(self, xs):\n        return sum(xs) / (len(xs) + 1)\n\n"
+                     "    def total(self, xs):\n        return sum(xs)\n"}
+    reply = "```python\ndef avg(self, xs):\n    return sum(xs) / len(xs)\n```"
+    result = apply_reply(reply, read=files.get, protect=lambda p: None, editable=["f.py"], keep={"search"})
+    assert result.errors == [] and result.notes == ["f.py: replaced Functions.avg"]
+    assert result.changes["f.py"] == files["f.py"].replace("(len(xs) + 1)", "len(xs)")

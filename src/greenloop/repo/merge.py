@@ -159,7 +159,8 @@ def merge_definitions(original: str, reply: str, keep: set[str] | None = None) -
     except SyntaxError:
         tree = None
     reply_tree = _parseable_prefix(reply.strip("\n"))
-    required = None if keep is None or tree is None else keep | {n for n in map(_name, tree.body) if n}
+    required = None if keep is None or tree is None else keep | {n for n in map(_name, tree.body) if n} | {
+        m for c in tree.body if isinstance(c, ast.ClassDef) for m in map(_name, c.body) if m}
     body = _keep(reply_tree.body, required) if reply_tree is not None else []
     if reply_tree is None or not any(_name(n) or isinstance(n, (ast.Import, ast.ImportFrom)) for n in body):
         return "the code block holds no usable Python (it must parse, and define or import something)"
@@ -195,6 +196,15 @@ def merge_definitions(original: str, reply: str, keep: set[str] | None = None) -
             start, end = _span(old)
             if splice.replace(start, end, _replacement(reply_lines, node, 0, old, lines)):
                 notes.append(f"replaced {name}")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _owner(tree, name) is not None:
+            # A method replied as a bare function (the model was shown `Class.method`): it goes back
+            # into its class, not beside it.
+            owner = _owner(tree, name)
+            assert owner is not None
+            member = next(n for n in owner.body if _name(n) == name)
+            start, end = _span(member)
+            if splice.replace(start, end, _replacement(reply_lines, node, member.col_offset, member, lines)):
+                notes.append(f"replaced {owner.name}.{name}")
         elif isinstance(node, _Definition):
             splice.insert(append_at, ["", ""] + _text(reply_lines, node, 0) + ([""] if main is not None else []))
             notes.append(f"added {name}")
@@ -207,6 +217,13 @@ def merge_definitions(original: str, reply: str, keep: set[str] | None = None) -
     except SyntaxError as exc:
         return f"merging the code block gives a file that does not parse (line {exc.lineno}: {exc.msg})"
     return merged, notes
+
+
+def _owner(tree: ast.Module, name: str) -> ast.ClassDef | None:
+    """The one class of the module with a method of this name, if exactly one has it."""
+    owners = [c for c in tree.body if isinstance(c, ast.ClassDef) and any(
+        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name for n in c.body)]
+    return owners[0] if len(owners) == 1 else None
 
 
 def _preamble_end(tree: ast.Module) -> int:
