@@ -13,8 +13,9 @@ import ast
 from collections import Counter
 from typing import Any
 
-from greenloop.stub.cases import CallSite, Case
+from greenloop.stub.cases import Case
 from greenloop.stub.fold import Unfoldable
+from greenloop.stub.substitute import CallSite
 
 BUDGET_CHARS = 1600  # about 450 tokens of examples: the embedded model's 4k context also holds code and feedback
 
