@@ -132,3 +132,34 @@ def test_the_repository_map_ranks_what_the_tests_reach_first_within_its_budget()
     assert lines[0] == "src/a/core.py: parse(text); Lexer(next)"
     assert lines[1].startswith("src/a/util.py") and lines[2].startswith("src/c/named.py")
     assert len(repo_map(files, files.get, shown=[], names=set(), budget=15).splitlines()) == 1
+
+
+def test_the_channel_rejects_forged_replayed_and_flooding_writers() -> None:
+    import hashlib
+    import hmac
+    import json
+    import os
+
+    from greenloop.repo.results import Channel
+
+    def run(payload: bytes, key: bytes | None = None) -> Channel:
+        channel = Channel()
+        writer = os.dup(channel.child_fds()[1])
+        channel.started()
+        data = payload
+        if key is not None:  # sign with the real key, as the plugin would
+            body = json.dumps({"t": "start", "id": "x", "seq": 1}).encode()
+            data = hmac.new(channel.key, body, hashlib.sha256).hexdigest().encode() + b" " + body + b"\n"
+            data += data  # the same record again: a replay
+        while data:
+            data = data[os.write(writer, data[:65536]):]
+        os.close(writer)
+        channel.wait()
+        return channel
+
+    forged = run(b"0" * 64 + b' {"t": "finish", "exit": 0, "seq": 1}\n')
+    assert "forged" in forged.problem and forged.records == []
+    replayed = run(b"", key=b"real")
+    assert len(replayed.records) == 1 and "replayed" in replayed.problem
+    flooded = run(b"y" * (3 << 20))
+    assert "flooded" in flooded.problem

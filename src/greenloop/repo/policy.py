@@ -27,7 +27,7 @@ _CONFIG = {
     "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "pyproject.toml", "tox.ini", "setup.cfg",
     "setup.py", "noxfile.py", "conftest.py", "Makefile", "makefile", "GNUmakefile", "MANIFEST.in",
     "requirements.txt", "Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock", "Jenkinsfile", "azure-pipelines.yml",
-    "appveyor.yml", "bitbucket-pipelines.yml", "Dockerfile", "justfile", "Justfile", "tasks.py", "pdm.lock",
+    "appveyor.yml", "bitbucket-pipelines.yml", "Dockerfile", "justfile", "Justfile", "pdm.lock",
 }
 _SECRETS = (".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "id_rsa*",
             "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".pypirc", ".npmrc", ".git-credentials",

@@ -25,7 +25,9 @@ from typing import Any
 
 from greenloop.execute import Outcome, TestResult, TestStatus
 
-_FAILED_IMPORT = "unittest.loader._FailedTest."  # unittest's stand-in for a module that did not import
+_FAILED_IMPORT = "unittest.loader._FailedTest."
+_MAX_RECORD = 1 << 20  # bytes in one record: a test's report is a few kB
+_MAX_RECORDS = 500_000  # unittest's stand-in for a module that did not import
 
 
 class Channel:
@@ -61,6 +63,11 @@ class Channel:
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
                     self._accept(line)
+                if len(buffer) > _MAX_RECORD or len(self.records) > _MAX_RECORDS:
+                    # A flood is not a test run; keep draining so the writer never blocks, keep nothing.
+                    self.problem = self.problem or "the result channel was flooded"
+                    buffer = b""
+                    self.records = self.records[:_MAX_RECORDS]
         if buffer.strip():
             self._accept(buffer)
 

@@ -46,7 +46,7 @@ def apply_to_tree(root: Path, edits: dict[str, str], originals: dict[str, str | 
     """Write `edits` into the user's tree if every file still holds what the snapshot saw.
     Returns the paths that changed meanwhile (then nothing is written)."""
     for rel in edits:
-        if not _safe(root / rel, root) or (root / rel).is_symlink():
+        if not _safe(root / rel, root) or (root / rel).is_symlink() or (root / rel).is_dir():
             raise UnsafePath(f"{rel} lies outside the repository or behind a symlink; nothing was written")
     conflicts = [rel for rel in sorted(edits) if _read_exact(root / rel) != originals.get(rel)]
     if conflicts:
