@@ -412,6 +412,24 @@ _c.Server._describe = _describe
 '''
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "full"])
+@pytest.mark.parametrize("where", ["methods", "classmethods"])
+def test_a_forged_class_description_cannot_install_an_unguarded_eq(fast: bool, where: str) -> None:
+    # "__eq__" listed as a plain method would forward every comparison, with plain data too.
+    code = ("EXTRA_METHODS = []\nEXTRA_DUNDERS = []\n" + FORGE +
+            f"_plain = _describe\ndef _describe(self, cls):\n    d = _plain(self, cls)\n"
+            f"    if cls.__name__ == 'Liar':\n        d[{where!r}] = d[{where!r}] + ['__eq__', '__ne__']\n    return d\n"
+            "_c.Server._describe = _describe\n"
+            "class Liar:\n    __eq__ = staticmethod(lambda *a: True)\n    __ne__ = staticmethod(lambda *a: False)\n"
+            "    __hash__ = object.__hash__\n"
+            "def slugify(text):\n    return Liar()\n")
+    with WorkerPool(TestSuite(SLUG_TESTS, "test_slugger.py", "slugger"), Limits(timeout=3), fast=fast) as p:
+        outcome = p.run(code)
+        assert outcome.judge == "split"
+        assert not outcome.green, outcome
+        assert p.run(SLUG_HONEST).green
+
+
 def test_a_forwarded_getattribute_cannot_spoof_a_class_for_pytest_approx() -> None:
     # A forwarded __getattribute__ that answers `__class__` with float would make pytest.approx's
     # isinstance(actual, Complex) hold, and the candidate's __rsub__ then makes |expected - actual| 0.
