@@ -163,3 +163,20 @@ def test_the_channel_rejects_forged_replayed_and_flooding_writers() -> None:
     assert len(replayed.records) == 1 and "replayed" in replayed.problem
     flooded = run(b"y" * (3 << 20))
     assert "flooded" in flooded.problem
+
+
+def test_files_named_with_files_are_always_shown_in_part_or_said_why_not() -> None:
+    from greenloop.repo.context import gather
+
+    big = "\n".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(400))
+    files = {"pkg/big.py": big}
+    failing = Outcome((TestResult("t.py::test_x", TestStatus.FAILED, "assert 1 == 2"),))
+    context = gather(failing, read=files.get, protect=lambda p: None, files=["pkg/big.py"], cwd="", roots=("/r",),
+                     budget=600, single=True)
+    assert [f.path for f in context.files] == ["pkg/big.py"] and context.files[0].names[0].startswith("lines 1-")
+    tiny = gather(failing, read=files.get, protect=lambda p: None, files=["pkg/big.py"], cwd="", roots=("/r",),
+                  budget=5, single=True)
+    assert tiny.files == [] and any("--files pkg/big.py: not shown" in n for n in tiny.notes)
+    refused = gather(failing, read=files.get, protect=lambda p: "it is a test", files=["pkg/big.py"], cwd="",
+                     roots=("/r",), budget=600)
+    assert refused.notes == ("--files pkg/big.py: not shown (it is a test)",)
