@@ -355,6 +355,11 @@ class BatchedDecoder:
         call.next_token = token
 
     def _finish(self, call: _Call) -> None:
+        # Keep the prompt for the next call to reuse; the reply's cells only lengthen every other
+        # sequence's attention (it runs over the whole shared cache, masked), and no prompt repeats them.
+        kept = min(len(call.tokens), len(self.cache[call.seq]))
+        self.lib.llama_memory_seq_rm(self.memory, call.seq, kept, -1)
+        self.cache[call.seq] = self.cache[call.seq][:kept]
         self._release(call)
         call.future.set_result(Generated(
             call.text.decode("utf-8", "replace"), len(call.tokens), len(call.out), call.reused,
