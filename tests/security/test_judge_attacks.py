@@ -216,3 +216,24 @@ def test_reading_the_answer_key_at_the_callers_line(pool: WorkerPool) -> None:
             "    return 'no answer key'\n")
     outcome = not_green(pool, code)
     assert all(t.actual in ("'no answer key'", "['no answer key']") for t in outcome.tests), outcome
+
+
+def test_a_forged_class_description_cannot_install_eq(pool: WorkerPool) -> None:
+    # The candidate process owns its side of the protocol: it rewrites the description of its
+    # class so that the judge-side class would forward __eq__ as a plain method.
+    not_green(pool, "from greenloop.execute import candidate\n_describe = candidate.Server._describe\n"
+                    "def describe(self, cls):\n    desc = _describe(self, cls)\n"
+                    "    desc['methods'].append('__eq__')\n"
+                    "    desc['dunders'] = [d for d in desc['dunders'] if d != '__eq__']\n"
+                    "    return desc\ncandidate.Server._describe = describe\n"
+                    "class Anything:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
+                    "def slugify(text):\n    return Anything()\n")
+
+
+def test_stop_iteration_from_a_call_does_not_end_the_tests_loop() -> None:
+    tests = "from checks import is_ok\n\n\ndef test_all_ok():\n    assert all(map(is_ok, [1, 2, 3]))\n"
+    with WorkerPool(TestSuite(tests, "test_checks.py", "checks"), Limits(timeout=5)) as p:
+        outcome = p.run("def is_ok(x):\n    raise StopIteration\n")
+        assert outcome.judge == "split" and not outcome.green, outcome
+        assert "StopIteration" in outcome.tests[0].message
+        assert p.run("def is_ok(x):\n    return x > 0\n").green

@@ -33,17 +33,6 @@ _OUTPUT_LIMIT = 20000
 _SKIP = {"__builtins__", "__loader__", "__spec__", "__cached__", "__file__", "__name__", "__package__"}
 _FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.BuiltinMethodType,
               functools.partial)
-# Operators a judge-side handle forwards when the candidate's class defines them (object's own excluded).
-DUNDERS = (
-    "__len__", "__iter__", "__next__", "__reversed__", "__getitem__", "__setitem__", "__delitem__",
-    "__contains__", "__call__", "__enter__", "__exit__", "__bool__", "__hash__", "__eq__", "__ne__", "__lt__",
-    "__le__", "__gt__", "__ge__", "__neg__", "__pos__", "__abs__", "__invert__", "__int__", "__float__",
-    "__complex__", "__index__", "__round__", "__trunc__", "__floor__", "__ceil__", "__length_hint__",
-    *(f"__{p}{op}__" for op in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "divmod", "pow",
-                                "lshift", "rshift", "and", "xor", "or") for p in ("", "r", "i")),
-)
-
-
 class _JudgeRef:
     """A callable or iterator of the judge's (a key function, a generator of inputs): call-only."""
 
@@ -122,7 +111,7 @@ class Server:
                     kinds[name] = "method"
                 else:
                     kinds.pop(name, None)
-        dunders = [d for d in DUNDERS if getattr(cls, d, None) is not getattr(object, d, None)]
+        dunders = [d for d in wire.DUNDERS if getattr(cls, d, None) is not getattr(object, d, None)]
         return {
             "name": cls.__name__, "qualname": cls.__qualname__, "module": str(cls.__module__),
             "bases": [self.encode(b) for b in cls.__bases__], "exc": issubclass(cls, BaseException),

@@ -162,7 +162,14 @@ class Remote:
         return self._with_args(["op", self.encode(target), name], args, {})
 
     def _with_args(self, head: list[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        reply = self.request([*head, self.encode(list(args)), self.encode(kwargs)])
+        try:
+            reply = self.request([*head, self.encode(list(args)), self.encode(kwargs)])
+        except (StopIteration, StopAsyncIteration) as exc:
+            if head[0] == "op" and head[2] in ("__next__", "__anext__"):
+                raise
+            # As PEP 479 does for generators: a call that raises StopIteration would end the
+            # test's loop around it early (`all(map(f, cases))` is then True) instead of failing.
+            raise RuntimeError(f"the code raised {type(exc).__name__} from a call") from None
         value = self.decode(reply[1])
         if reply[3]:
             sent = [*args, *kwargs.values()]
@@ -269,12 +276,17 @@ class Remote:
             except TypeError:  # bases whose layouts conflict: keep the first
                 return type(name, (kept[0],), namespace)
         namespace = {"__module__": module, "__qualname__": qualname, "_gl_class": ref, "__slots__": ()}
+        # The description is the candidate's word: only plain method names become forwarders
+        # (a "method" named __eq__ would decide equality against plain data), only known operators.
         for method in desc["methods"]:
-            namespace[str(method)] = _method(str(method))
+            if _plain_name(method):
+                namespace[method] = _method(method)
         for method in desc["classmethods"]:
-            namespace[str(method)] = _class_method(str(method))
+            if _plain_name(method):
+                namespace[method] = _class_method(method)
         for dunder in desc["dunders"]:
-            namespace[str(dunder)] = _operator(str(dunder))
+            if dunder in wire.DUNDERS:
+                namespace[dunder] = _operator(dunder)
         if desc["nohash"]:
             namespace["__hash__"] = None
         handle_bases = tuple(b for b in bases if isinstance(b, type) and issubclass(b, Handle)) or (Handle,)
@@ -301,7 +313,7 @@ class Remote:
             exc = cls.__new__(cls)
             exc.args = args
         for name, value in dict(attrs).items():
-            if not str(name).startswith("_gl_"):
+            if _plain_name(name):
                 try:
                     setattr(exc, str(name), self.decode(value))
                 except Exception:  # noqa: BLE001, S112 - a read-only attribute of a builtin exception
@@ -310,6 +322,10 @@ class Remote:
             exc.__dict__["_gl_message"] = str(message)
         exc.__dict__["__gl_remote__"] = (str(trace), {str(k): str(v) for k, v in dict(local_values).items()})
         return exc
+
+
+def _plain_name(name: Any) -> bool:
+    return type(name) is str and name.isidentifier() and not name.startswith(("__", "_gl_"))
 
 
 def _builtin_base(cls: type) -> type:

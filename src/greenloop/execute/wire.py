@@ -33,6 +33,17 @@ _HEADER = struct.Struct("!I")
 _SCALARS = (str, int, float, bool, type(None))
 
 
+# Operators a judge-side handle forwards when the candidate's class defines them (object's own excluded).
+DUNDERS = (
+    "__len__", "__iter__", "__next__", "__reversed__", "__getitem__", "__setitem__", "__delitem__",
+    "__contains__", "__call__", "__enter__", "__exit__", "__bool__", "__hash__", "__eq__", "__ne__", "__lt__",
+    "__le__", "__gt__", "__ge__", "__neg__", "__pos__", "__abs__", "__invert__", "__int__", "__float__",
+    "__complex__", "__index__", "__round__", "__trunc__", "__floor__", "__ceil__", "__length_hint__",
+    *(f"__{p}{op}__" for op in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "divmod", "pow",
+                                "lshift", "rshift", "and", "xor", "or") for p in ("", "r", "i")),
+)
+
+
 class WireError(ValueError):
     """A value cannot cross between the judge and the candidate."""
 
