@@ -122,3 +122,42 @@ def test_two_workers_serve_concurrent_candidates() -> None:
             outcomes = list(threads.map(p.run, [GOOD, PARTIAL] * 4))
         assert [o.passed for o in outcomes] == [4, 3] * 4
         assert p.workers <= 2
+
+
+def test_pools_are_forks_of_one_zygote_that_is_restarted_when_it_dies() -> None:
+    from greenloop.execute import zygote
+    from greenloop.execute.sandbox import worker_command
+
+    suite = TestSuite(SLUG_TESTS, "test_slugger.py", "slugger")
+    argv, sandboxed = worker_command()
+    with WorkerPool(suite) as first:
+        assert first.run(GOOD).green
+        the_zygote = zygote.get(argv, sandboxed)
+        with WorkerPool(suite, fast=False) as second:  # a clean re-run: a fork, not a new sandbox
+            assert second.run(GOOD).green
+        assert zygote.get(argv, sandboxed) is the_zygote and the_zygote.alive()
+        pid = the_zygote.proc.pid
+        the_zygote.proc.kill()  # a new test file's pool still gets a worker: from a new zygote
+        the_zygote.proc.wait()
+    with WorkerPool(suite) as third:
+        assert third.run(GOOD).green
+        assert zygote.get(argv, sandboxed).proc.pid != pid
+
+
+@pytest.mark.parametrize("source, reason", [
+    ("from m import f\n\ndef test_f():\n    assert f(1) == 2\n", ""),
+    ("import m\n\ndef test_f():\n    assert m.f(1) is None\n", ""),
+    ("import m\n\ndef test_f(monkeypatch):\n    monkeypatch.setattr(m, 'g', len)\n", "monkeypatch"),
+    ("import m\n\ndef test_f():\n    m.LIMIT = 3\n", "assigns into m"),
+    ("from m import f\n\ndef test_f():\n    x = []\n    assert f(x) is x\n", "identity"),
+    ("from m import Base\n\nclass Mine(Base):\n    pass\n", "subclasses"),
+    ("import m.sub\n", "submodule"),
+    ("import numpy\nfrom m import f\n", "numpy"),
+    ("import m\n\ndef test_f():\n    assert 'x' in vars(m)\n", "vars"),
+    ("from m import f\n\nasync def test_f():\n    await f()\n", "async"),
+])
+def test_split_or_shared_is_decided_from_the_test_source(source: str, reason: str) -> None:
+    from greenloop.execute.analysis import split_problem
+
+    found = split_problem(source, "m")
+    assert (reason in found and bool(found)) if reason else found == ""
