@@ -68,11 +68,26 @@ def matches(text: str, wanted: set[str]) -> list[str]:
     return found
 
 
+def _size(text: str, names: list[str]) -> int:
+    """Lines of code in these definitions: between equal matches, the file where the logic is."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return 0
+    total = 0
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                n == node.name or n.endswith("." + node.name) for n in names):
+            total += (node.end_lineno or node.lineno) - node.lineno + 1
+    return total
+
+
 def ranked(candidates: Iterable[str], read: Reader, wanted: set[str]) -> list[tuple[str, list[str]]]:
-    """(file, matching definitions) for the files with any match, most matches first."""
+    """(file, matching definitions) for the files with any match: most matches first, then most code."""
     scored = []
     for path in candidates:
-        names = matches(read(path) or "", wanted) if wanted else []
+        text = read(path) or ""
+        names = matches(text, wanted) if wanted else []
         if names:
-            scored.append((-len(names), path, list(dict.fromkeys(names))))
-    return [(path, names) for _, path, names in sorted(scored)]
+            scored.append((-len(names), -_size(text, names), path, list(dict.fromkeys(names))))
+    return [(path, names) for _, _, path, names in sorted(scored)]
