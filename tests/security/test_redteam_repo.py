@@ -536,3 +536,30 @@ def test_a_half_fix_that_skips_or_drops_the_other_test_at_run_time_is_not_green(
     assert SEEN[how] in judged["test_discount"]["message"], judged["test_discount"]  # the dodge took effect
     assert judged["test_discount"]["status"] != "passed"
     assert tree_state(repo) == before
+
+
+def test_show_requests_never_reach_beyond_the_snapshot(tmp_path: Path) -> None:
+    """SHOW answers from the snapshot only: not host files, not git's own data, not an ignored
+    secret, not through a symlink to outside."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "notes.txt").write_text(SECRET)
+    repo = make_repo(tmp_path / "repo", {**PACKAGE, ".gitignore": ".env\n"})
+    (repo / ".env").write_text(f"TOKEN={SECRET}\n")
+    with open(repo / ".git" / "config", "a") as f:
+        f.write(f"[redteam]\n\tmarker = {SECRET}\n")
+    os.symlink(outside, repo / "src" / "shop" / "ext")
+    subprocess.run(["git", "add", "src/shop/ext"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "ext"], cwd=repo, check=True)
+    requests = ["SHOW /etc/passwd\nSHOW ../../../../../../etc/passwd\nSHOW .git/config",
+                f"SHOW .env\nSHOW src/shop/ext/notes.txt\nSHOW ../{outside.name}/notes.txt",
+                "SHOW src/shop/../../.git/config\nFIND total\nSHOW src/shop/ext"]
+    proc = run_fix(repo, script(tmp_path, *requests, block(CART, BUG, BUG.replace(" - 1", ""))),
+                   extra=("--max-calls", str(len(requests) + 1)))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stored = (tmp_path / "runs.db").read_bytes()
+    assert SECRET.encode() not in stored and b"root:x:0:0" not in stored
+    attempts = attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])
+    prompts = " ".join(str(m["content"]) for a in attempts for m in a["messages"] or [])
+    assert "src/shop/cart.py:1: def total(prices, discount)" in prompts  # the protocol was answered
+    assert "no such file" in prompts
