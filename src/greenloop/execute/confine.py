@@ -34,6 +34,7 @@ import errno
 import functools
 import os
 import platform
+import resource
 import zlib
 from typing import Any
 
@@ -65,7 +66,22 @@ DENIED_SYSCALLS = (
     # the machine itself
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
     "syslog", "iopl", "ioperm",
+    # memory outside the memory limit: a memfd's pages that are written but never mapped are in no
+    # process's resident set and in neither tmpfs; SysV segments, queues and semaphores belong to
+    # the sandbox's IPC namespace, not to a process, so they also outlive the job
+    "memfd_create", "memfd_secret", "shmget", "shmat", "shmctl", "msgget", "msgctl", "semget", "semctl",
 )
+# Descriptors a candidate may hold: each pipe or socket can pin up to 1 MiB of kernel buffers that
+# no resident set shows. pytest, a candidate and its children need a few dozen.
+CANDIDATE_NOFILE = 256
+# Landlock (Linux >= 6.12, ABI 6): a candidate's signals and abstract unix sockets are scoped to its
+# own domain (itself and its descendants). The system call numbers are the same on every architecture.
+_SYS_LANDLOCK_CREATE_RULESET = 444
+_SYS_LANDLOCK_RESTRICT_SELF = 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET = 1
+_LANDLOCK_SCOPE_SIGNAL = 2
+_LANDLOCK_SCOPE_ABI = 6
 # clone(2) flags that create namespaces: `unshare` by another name.
 _CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
 # personality(2) flags that switch off address-space randomisation or make data executable.
@@ -100,6 +116,11 @@ class ConfinementError(ExecutorError):
 
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+class _LandlockRulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
 
 
 def in_sandbox() -> bool:
@@ -184,6 +205,54 @@ def _load(bpf: bytes) -> None:
         raise ConfinementError(f"the kernel refused the seccomp filter: {os.strerror(err)}")
 
 
+@functools.lru_cache(maxsize=1)
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 where there is none (older kernel, LSM not enabled)."""
+    if platform.system() != "Linux":
+        return 0
+    try:
+        version = int(_libc().syscall(_SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
+                                      ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION)))
+    except (OSError, AttributeError):
+        return 0
+    return max(version, 0)
+
+
+_scoped = False  # whether this process confined its signals with Landlock
+
+
+def _scope_signals(attr: _LandlockRulesetAttr | None) -> None:
+    """Put this process in a Landlock domain of its own in which signals (kill, tkill, tgkill,
+    rt_sigqueueinfo, pidfd_send_signal, SIGIO/SIGURG by fcntl) and connections to abstract unix
+    sockets reach only the domain: this process and what it forks. Raises `ConfinementError` if
+    the kernel said it could and then refused. Needs NO_NEW_PRIVS, which the caller set."""
+    global _scoped
+    if attr is None:
+        return
+    libc = _libc()
+    fd = int(libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
+                          ctypes.c_uint32(0)))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise ConfinementError(f"the kernel refused the Landlock signal scope: {os.strerror(err)}")
+    try:
+        if int(libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(fd), ctypes.c_uint32(0))) < 0:
+            err = ctypes.get_errno()
+            raise ConfinementError(f"the kernel refused the Landlock signal scope: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+    _scoped = True
+
+
+@functools.lru_cache(maxsize=1)
+def _signal_scope() -> _LandlockRulesetAttr | None:
+    """The Landlock ruleset that scopes signals, or None where the kernel has no such scope.
+    Built in the trusted process (harden_trusted), so a forked candidate only makes two calls."""
+    if landlock_abi() < _LANDLOCK_SCOPE_ABI:
+        return None
+    return _LandlockRulesetAttr(0, 0, _LANDLOCK_SCOPE_SIGNAL | _LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
+
+
 def _marker(bpf: bytes) -> str:
     return f"{zlib.crc32(bpf):08x}-{len(bpf)}"
 
@@ -206,17 +275,23 @@ def harden_trusted() -> None:
     when the candidate filter cannot be built."""
     _prctl(_PR_SET_DUMPABLE, 0)
     bpf, _inherited = _prepared()
+    _signal_scope()
     if isinstance(bpf, str) and in_sandbox():
         raise ConfinementError(bpf)
 
 
 def confine_candidate() -> None:
-    """Confine this freshly forked candidate process: no new privileges, non-dumpable, seccomp
-    filter in force. Call it before any candidate code runs; it cannot be undone. Raises
-    `ConfinementError` inside the sandbox when the filter cannot be loaded; unsandboxed it loads
-    what it can."""
+    """Confine this freshly forked candidate process: no new privileges, non-dumpable, at most
+    CANDIDATE_NOFILE descriptors, seccomp filter in force, and (Landlock ABI >= 6) signals that
+    reach only itself and its own descendants, never a trusted process or another candidate. Call
+    it before any candidate code runs; it cannot be undone. Raises `ConfinementError` inside the
+    sandbox when the filter cannot be loaded; unsandboxed it loads what it can."""
     _prctl(_PR_SET_NO_NEW_PRIVS, 1)
     _prctl(_PR_SET_DUMPABLE, 0)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    cap = CANDIDATE_NOFILE if hard == resource.RLIM_INFINITY else min(hard, CANDIDATE_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, cap) if soft != resource.RLIM_INFINITY else cap, cap))
+    _scope_signals(_signal_scope())
     bpf, inherited = _prepared()
     if inherited:
         # In force since the sandbox's first process (sandbox_command) and never removable: loading
@@ -281,5 +356,7 @@ def guarantees() -> dict[str, bool | str]:
         "seccomp_filter_in_force": seccomp_mode() == _SECCOMP_MODE_FILTER,
         "non_dumpable": not dumpable,
         "no_new_privs": no_new_privs,
+        "signal_scope_available": landlock_abi() >= _LANDLOCK_SCOPE_ABI,
+        "signals_scoped": _scoped,
         "uid": str(os.getuid()),
     }
