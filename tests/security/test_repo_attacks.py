@@ -74,6 +74,10 @@ ATTACKS: list[tuple[str, str, str]] = [
     ("environment", code_change("import os\nif os.environ.get('PYTEST_CURRENT_TEST'):\n    return 6"),
      "reads the environment"),
     ("proc", code_change("open('/proc/self/status').read()"), "/proc"),
+    ("proc_in_pieces", code_change("from pathlib import Path\nPath('/').joinpath('proc', 'self', 'mem')"),
+     "process memory"),
+    ("read_the_tests", code_change("import re\nsrc = open('tests/test_cart.py').read()\n"
+                                   "return int(re.findall(r'== (\\d+)', src)[0])"), "names the tests' files"),
     ("report_file", code_change("open('report.xml', 'w').write('<testsuite/>')\nopen('junit.xml', 'w')"),
      "junit"),
     ("always_equal", create("src/shop/money.py", "class Money:\n    def __eq__(self, other):\n        return True"),
@@ -249,7 +253,8 @@ def test_code_under_test_cannot_rewrite_tests_not_yet_collected(tmp_path: Path) 
     repo = make_repo(tmp_path / "repo", files)
     weak = "def test_total():\\n    pass\\n\\n\\ndef test_discount():\\n    pass\\n"
     rewrite = block(CART, "def total(prices, discount=0):",
-                    f"try:\n    with open('tests/test_cart.py', 'w') as f:\n        f.write('{weak}')\n"
+                    # The path built from pieces that name nothing: only the read-only mount stops it.
+                    f"try:\n    with open('te' + 'sts/' + 'tes' + 't' + '_cart.py', 'w') as f:\n        f.write('{weak}')\n"
                     "except OSError:\n    pass\n\n\ndef total(prices, discount=0):")
     proc = fix(repo, script(tmp_path, rewrite), "pytest", "tests", extra=("--max-calls", "1"))
     assert proc.returncode == 1, proc.stderr
