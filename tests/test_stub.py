@@ -462,3 +462,17 @@ def test_push(stack):
     1
     """
 '''
+
+
+def test_thousands_of_cases_keep_extremes_and_errors_and_loops_stop() -> None:
+    rows = ", ".join(f"({n}, {n * 2})" for n in range(3000))
+    tests = (f"import pytest\nfrom m import f\n\n@pytest.mark.parametrize('n, want', [{rows}])\n"
+             "def test_f(n, want):\n    assert f(n) == want\n\n"
+             "def test_grid():\n    for a in range(100):\n        for b in range(100):\n            assert f(a, b) == a * b\n\n"
+             "def test_bad():\n    with pytest.raises(TypeError):\n        f('x')\n")
+    plan = plan_stub(tests, "m")
+    assert len(plan.cases) == 3000 + 101 + 1
+    assert "# Not shown: test_grid (its loop goes on past 100 examples)." in plan.text
+    for example in (">>> f(0)\n    0", ">>> f(2999)\n    5998", ">>> f('x')\n    Traceback", ">>> f(0, 0)\n    0"):
+        assert example in plan.text
+    assert sum(len(text) + 5 for text in plan.shown) <= 1600

@@ -21,6 +21,7 @@ from greenloop.stub.params import Fixtures, ParamSet, combine, dotted, expand_pa
 from greenloop.stub.substitute import CallSite, FoldConstants, Substitute
 
 _MAX_LOOP = 100
+_MAX_CASES = 100  # examples one test case may yield (loops within loops stop there)
 _BUILTINS = frozenset(dir(builtins))
 
 
@@ -225,6 +226,9 @@ class _Walk:
                 self.unrendered(f"its asserts sit in a loop over {ast.unparse(stmt.iter)[:40]}", self.first_target(stmt))
             return
         for item in items:
+            if len(self.cases) >= _MAX_CASES:
+                self.unrendered(f"its loop goes on past {_MAX_CASES} examples", self.first_target(stmt))
+                return
             try:
                 bind(stmt.target, item, self.values)
             except Unfoldable:

@@ -10,6 +10,7 @@ results, spread over the test functions; the rest are counted in a comment (fail
 from __future__ import annotations
 
 import ast
+import heapq
 from collections import Counter
 from typing import Any
 
@@ -17,6 +18,7 @@ from greenloop.stub.cases import Case
 from greenloop.stub.fold import Unfoldable
 from greenloop.stub.substitute import CallSite
 
+_MAX_CANDIDATES = 300
 BUDGET_CHARS = 1600  # about 450 tokens of examples: the embedded model's 4k context also holds code and feedback
 
 
@@ -124,22 +126,54 @@ def select(cases: list[Case], budget: int = BUDGET_CHARS) -> list[Case]:
             def size(v: Any) -> Any:
                 return len(v) if isinstance(v, str) else v
             extremes[function] = (min(same, key=size), max(same, key=size))
+    order = {id(c): i for i, c in enumerate(pool)}
+    features = {id(c): _features(c, extremes) for c in pool}
+    candidates = _thin(pool, features)
     covered: set[tuple[str, ...]] = set()
     picked: list[Case] = []
     used = 0
-    remaining = list(pool)
     per_test: Counter[str] = Counter()  # picks so far per test function: spread them over all of them
-    while remaining:
-        best = max(remaining, key=lambda c: (len(_features(c, extremes) - covered),
-                                             -per_test[c.test_id.split("[", 1)[0]], -len(c.text), -pool.index(c)))
-        remaining.remove(best)
-        if used + len(best.text) + 5 > budget:
+
+    def rank(c: Case) -> tuple[int, int, int, int]:
+        return (-len(features[id(c)] - covered), per_test[c.test_id.split("[", 1)[0]], len(c.text), order[id(c)])
+
+    # Lazy greedy: a case's rank only gets worse as others are picked, so a popped case whose fresh
+    # rank still beats the next one's stale rank is the best.
+    heap = [(rank(c), c) for c in candidates]
+    heapq.heapify(heap)
+    shortest = min(len(c.text) for c in candidates)
+    while heap and used + shortest + 5 <= budget:
+        stale, case = heapq.heappop(heap)
+        fresh = rank(case)
+        if heap and fresh > heap[0][0]:
+            heapq.heappush(heap, (fresh, case))
             continue
-        picked.append(best)
-        used += len(best.text) + 5
-        covered |= _features(best, extremes)
-        per_test[best.test_id.split("[", 1)[0]] += 1
-    return sorted(picked, key=pool.index)
+        if used + len(case.text) + 5 > budget:
+            continue
+        picked.append(case)
+        used += len(case.text) + 5
+        covered |= features[id(case)]
+        per_test[case.test_id.split("[", 1)[0]] += 1
+    return sorted(picked, key=lambda c: order[id(c)])
+
+
+def _thin(pool: list[Case], features: dict[int, set[tuple[str, ...]]], limit: int = _MAX_CANDIDATES) -> list[Case]:
+    """At most about `limit` cases to choose from: per test function, those with a rare feature (an
+    error, an empty or extreme argument) and an even spread of the rest. Keeps the choice fast on
+    files with thousands of parametrize rows."""
+    if len(pool) <= limit:
+        return pool
+    groups: dict[str, list[Case]] = {}
+    for case in pool:
+        groups.setdefault(case.test_id.split("[", 1)[0], []).append(case)
+    share = max(10, limit // len(groups))
+    kept: list[Case] = []
+    for group in groups.values():
+        rare = [c for c in group if any(f[0] in ("error", "empty", "extreme") for f in features[id(c)])][: share // 2]
+        rest = [c for c in group if c not in rare]
+        step = max(1, len(rest) // max(1, share - len(rare)))
+        kept += rare + rest[::step][: share - len(rare)]
+    return kept
 
 
 def docstring(lines: list[str], indent: str = "    ") -> str:
