@@ -29,7 +29,8 @@ def _read(path):
     except OSError:
         return ""
 def _found():
-    paths = glob.glob("/tmp/**", recursive=True) + glob.glob("/dev/shm/**", recursive=True)
+    paths = glob.glob(os.getcwd() + "/**", recursive=True) + glob.glob("/tmp/**", recursive=True)
+    paths += glob.glob("/dev/shm/**", recursive=True)
     paths += glob.glob("/var/tmp/**", recursive=True) + glob.glob("/run/**", recursive=True)
     for pid in os.listdir("/proc"):
         if pid.isdigit() and int(pid) != os.getpid():
@@ -76,7 +77,7 @@ def test_the_candidate_finds_no_trace_of_the_tests_anywhere_it_can_read(fast: bo
 
 def test_the_search_finds_the_tests_where_they_are_readable() -> None:
     # Control for the test above: in the shared judge the test file is in the candidate's own
-    # scratch directory, and the same search finds it.
+    # scratch directory (its working directory: /tmp itself cannot be listed), and the same search finds it.
     with WorkerPool(TestSuite(SLUG_TESTS, "test_slugger.py", "slugger"), Limits(timeout=5), judge="shared") as p:
         outcome = p.run(SEARCH)
         assert outcome.tests[0].actual.startswith("'hello-world in /tmp/"), outcome.tests[0]

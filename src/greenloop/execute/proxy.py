@@ -89,7 +89,12 @@ def _operator(name: str) -> Callable[..., Any]:
         return compare
     if name == "__exit__":
         def leave(self: Handle, kind: Any, value: Any, _tb: Any) -> Any:
-            return _remote().operate(self, name, (kind, value, None))
+            suppress = _remote().operate(self, name, (kind, value, None))
+            # The test's own verdicts (a failed assert, pytest.fail / skip / xfail) are not the
+            # candidate's to swallow; any other exception it may (contextlib.suppress does).
+            if isinstance(value, (AssertionError, _outcome_exception())):
+                return False
+            return suppress
         return leave
     op = "bool" if name == "__bool__" else name
 
@@ -263,13 +268,16 @@ class Remote:
         name, qualname, module = str(desc["name"]), str(desc["qualname"]), str(desc["module"])
         bases = [self.decode(b) for b in desc["bases"]]
         if desc["exc"]:
-            if module != self.target and module in sys.modules:
+            if module != self.target and module in sys.modules and _standard(module):
                 found: Any = sys.modules[module]
                 for part in qualname.split("."):
                     found = getattr(found, part, None)
-                if isinstance(found, type) and issubclass(found, BaseException):
+                if _trusted_exception(found):
                     return found  # a standard library exception: the judge's own class
-            kept = [b for b in bases if isinstance(b, type) and issubclass(b, BaseException)] or [Exception]
+            # Bases are the candidate's word too: only builtin, standard library or judge-side
+            # exception classes, never pytest's outcomes (a "Skipped" base would turn a failure
+            # into a skip).
+            kept = [b for b in bases if _trusted_exception(b)] or [Exception]
             namespace = {"__module__": module, "__qualname__": qualname, "_gl_class": ref, "__str__": _exception_str}
             try:
                 return type(name, tuple(kept), namespace)
@@ -322,6 +330,27 @@ class Remote:
             exc.__dict__["_gl_message"] = str(message)
         exc.__dict__["__gl_remote__"] = (str(trace), {str(k): str(v) for k, v in dict(local_values).items()})
         return exc
+
+
+def _standard(module: str) -> bool:
+    """A standard library module (not pytest, not greenloop, not anything installed)."""
+    return module.split(".")[0] in sys.stdlib_module_names
+
+
+def _outcome_exception() -> type[BaseException]:
+    from _pytest.outcomes import OutcomeException
+
+    return OutcomeException
+
+
+def _trusted_exception(cls: Any) -> bool:
+    """An exception class the judge may use as it is: a builtin one, one from the standard
+    library, or a judge-side class made for the candidate; never one of pytest's outcomes."""
+    if not (isinstance(cls, type) and issubclass(cls, BaseException)) or issubclass(cls, _outcome_exception()):
+        return False
+    return "_gl_class" in cls.__dict__ or all(
+        _standard(klass.__module__) or getattr(builtins, klass.__name__, None) is klass
+        for klass in cls.__mro__ if klass is not object)
 
 
 def _plain_name(name: Any) -> bool:
