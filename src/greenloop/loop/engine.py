@@ -22,7 +22,7 @@ from typing import Any
 
 from greenloop.execute import Executor, Outcome
 from greenloop.loop.extract import extract_code, normalise
-from greenloop.loop.feedback import render_feedback
+from greenloop.loop.feedback import render_feedback, unseen_examples
 from greenloop.loop.result import Progress, Result, RunStatus
 from greenloop.loop.strategies import Attempt, Proposal, Strategy, best_attempt
 from greenloop.models import Completion, Model, ModelCallFailed, ModelError, ScriptExhausted, Usage, capabilities_of
@@ -67,6 +67,7 @@ class Engine:
         except (TypeError, ValueError):
             self._takes_width = False
         self.required = imported_names(ast.parse(task.test_source), task.target_module)[0]
+        self.unseen = unseen_examples(task)  # test cases the stub leaves out: shown when they fail
 
     def run(self) -> Result:
         run_id = self.store.start_run(
@@ -237,7 +238,7 @@ class Engine:
         """Append the attempt to the store and the history (with what its call cost); True when it is green."""
         outcome, proposal, usage = job.outcome, job.proposal, job.completion.usage
         feedback = feedback or (NO_CODE_FEEDBACK if job.code is None else "" if outcome and outcome.green else
-                                render_feedback(outcome) if outcome else "")
+                                render_feedback(outcome, self.unseen) if outcome else "")
         result.attempts += 1
         if kind == "repair":
             result.repairs += 1

@@ -24,6 +24,7 @@ from greenloop.loop.prompts import examples_messages, first_messages, revision_m
 from greenloop.loop.repair import mutants
 from greenloop.loop.strategies import Attempt, Proposal
 from greenloop.models import PromptStyle
+from greenloop.stub import plan_stub
 from greenloop.task import Task
 
 
@@ -72,8 +73,13 @@ class TreeStrategy:
         if self._cases is None:
             names = set(_arities(task.stub))
             shown = re.sub(r"\s+", "", task.stub)  # the stub's own examples need no repeating
-            self._cases = {test: case for test, case in equality_cases(task.test_source, names).items()
-                           if f">>>{re.sub(r'[ ]+', '', case[0])}" not in shown}
+            try:  # the stub's derivation (stub/): every test case, parametrize rows included
+                pairs = plan_stub(task.test_source, task.target_module).example_pairs()
+            except (SyntaxError, ValueError, RecursionError):
+                pairs = {}
+            self._cases = {test: case for test, case in pairs.items()
+                           if case[0].split("(")[0] in names and len(case[0]) + len(case[1]) < 160
+                           and f">>>{re.sub(r'[ ]+', '', case[0])}" not in shown}
         return self._cases
 
     def _renames(self, task: Task, nodes: list[Attempt]) -> list[Proposal]:
@@ -124,43 +130,13 @@ def _arities(code: str) -> dict[str, int]:
     return {n.name: len(n.args.args) for n in tree.body if isinstance(n, ast.FunctionDef)}
 
 
-def equality_cases(test_source: str, functions: set[str], limit: int = 160) -> dict[str, tuple[str, str]]:
-    """(call, expected) for each test function that is one `assert f(...) == expected` (or
-    `abs(f(...) - expected) < tolerance`) on a stub function, by test name; `pytest.approx(x)` shows as `x`."""
-    cases: dict[str, tuple[str, str]] = {}
-    for node in ast.parse(test_source).body:
-        if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test")):
-            continue
-        asserts = [s for s in node.body if isinstance(s, ast.Assert)]
-        pair = _case(asserts[0].test, functions) if len(asserts) == 1 else None
-        if pair is not None and len(pair[0]) + len(pair[1]) < limit:
-            cases[node.name] = pair
-    return cases
-
-
-def _case(test: ast.expr, functions: set[str]) -> tuple[str, str] | None:
-    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
-        return None
-    left, right = test.left, test.comparators[0]
-    inner = left.args[0] if isinstance(left, ast.Call) and ast.unparse(left.func).endswith("abs") and left.args else None
-    if isinstance(test.ops[0], ast.Lt) and isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Sub):
-        left, right = inner.left, inner.right  # abs(f(x) - expected) < tolerance
-    elif not isinstance(test.ops[0], ast.Eq):
-        return None
-    if not (isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id in functions):
-        return None
-    if isinstance(right, ast.Call) and ast.unparse(right.func).endswith("approx") and right.args:
-        right = right.args[0]
-    return ast.unparse(left), ast.unparse(right)
-
-
 def _failing(nodes: list[Attempt], cases: dict[str, tuple[str, str]], rotate: int, k: int) -> list[tuple[str, str]]:
     """Up to `k` test cases the given nodes do not pass, those most of them miss first; `rotate` walks
     through the rest over successive samples, so they see different examples."""
     counts: Counter[tuple[str, str]] = Counter()
     for node in nodes:
         for t in node.outcome.tests if node.outcome else ():
-            case = cases.get(t.test_id.rsplit("::", 1)[-1].split("[")[0])
+            case = cases.get(t.test_id.split("::", 1)[-1])
             if case is not None and t.status is not TestStatus.PASSED:
                 counts[case] += 1
     ranked = [case for case, _ in counts.most_common()]
