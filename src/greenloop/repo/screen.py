@@ -70,8 +70,9 @@ _STRINGS = ("pytest", "junit", "/proc", "unittest", "greenloop", "PYTEST_", "con
             "site-packages", "sitecustomize")
 _DYNAMIC = {"getattr", "setattr", "delattr", "hasattr"}
 # Path pieces: `Path("/") / "proc" / "self" / "mem"` has no "/proc" in any one string.
-_PROC_PART = re.compile(r"^(proc|mem|environ|fd|maps|self|kcore|kmem)$|/dev/(fd|mem)")
-_TEST_PATH = re.compile(r"(^|[/\\])(tests?|testing)([/\\]|$)|(^|[/\\])test_\w*\.py|_test\.py$|^tests?$")
+_PROC_PART = re.compile(r"^(proc|mem|environ|maps|kcore|kmem)$|/dev/(fd|mem)")
+# A path to the tests (a string that is a path, not prose that mentions one).
+_TEST_PATH = re.compile(r"^[\w./\\-]*((^|[/\\])tests?[/\\]|(^|[/\\])test_\w*\.py$|_test\.py$)[\w./\\-]*$")
 _EQUALITY = {"__eq__", "__ne__"}
 
 
