@@ -11,8 +11,13 @@ memory, or open its `/proc/PID/fd` pipes and `/proc/PID/environ`. So:
   privileges, non-dumpable, and a seccomp filter that answers EPERM (a clean `OSError`, not a kill)
   to the calls a test never needs and an escape always does: ptrace and cross-process memory
   access, perf/bpf/keyrings/userfaultfd/io_uring, every mount and namespace call (`clone` with a
-  namespace flag included), module and kexec loading, and personality flags that weaken ASLR.
+  namespace flag included), module and kexec loading, personality flags that weaken ASLR, and
+  memory that no limit sees (memfd_create; SysV shared memory, message queues and semaphores).
   `clone3` answers ENOSYS, whose flags a filter cannot inspect; glibc then falls back to `clone`.
+  It also caps the candidate's descriptors (CANDIDATE_NOFILE) and, where the kernel has Landlock
+  ABI >= 6 (Linux 6.12), puts the candidate in a Landlock domain of its own whose signals reach
+  only itself and what it forks: same uid or not, it cannot stop or kill the worker, the judge,
+  the zygote or another candidate.
 - The same filter is on every process in the sandbox from its first one on: a worker loads it
   first thing (`confine_sandbox()`), any other command (`greenloop fix`'s test command) through
   `EXEC_SNIPPET` (see `sandbox.sandbox_command`). A candidate forked under it inherits it, so
@@ -211,7 +216,7 @@ def landlock_abi() -> int:
     if platform.system() != "Linux":
         return 0
     try:
-        version = int(_libc().syscall(_SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
+        version = int(_libc().syscall(ctypes.c_long(_SYS_LANDLOCK_CREATE_RULESET), None, ctypes.c_size_t(0),
                                       ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION)))
     except (OSError, AttributeError):
         return 0
@@ -221,36 +226,47 @@ def landlock_abi() -> int:
 _scoped = False  # whether this process confined its signals with Landlock
 
 
-def _scope_signals(attr: _LandlockRulesetAttr | None) -> None:
+class _SignalScope:
+    """The arguments of the two Landlock calls, built once in the trusted process: a forked
+    candidate then only makes the calls (each object it builds or first touches is a copy-on-write
+    fault on its critical path)."""
+
+    def __init__(self) -> None:
+        self.attr = _LandlockRulesetAttr(0, 0, _LANDLOCK_SCOPE_SIGNAL | _LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
+        self.syscall = _libc().syscall
+        self.create = (ctypes.c_long(_SYS_LANDLOCK_CREATE_RULESET), ctypes.byref(self.attr),
+                       ctypes.c_size_t(ctypes.sizeof(self.attr)), ctypes.c_uint32(0))
+        self.restrict = ctypes.c_long(_SYS_LANDLOCK_RESTRICT_SELF)
+        self.flags = ctypes.c_uint32(0)
+
+
+def _scope_signals(scope: _SignalScope | None) -> None:
     """Put this process in a Landlock domain of its own in which signals (kill, tkill, tgkill,
     rt_sigqueueinfo, pidfd_send_signal, SIGIO/SIGURG by fcntl) and connections to abstract unix
-    sockets reach only the domain: this process and what it forks. Raises `ConfinementError` if
-    the kernel said it could and then refused. Needs NO_NEW_PRIVS, which the caller set."""
+    sockets reach only the domain: this process and what it forks. (Landlock also refuses any
+    ptrace-mode access from inside a domain to a process outside it.) Raises `ConfinementError` if
+    the kernel offers the scope and then refuses it. Needs NO_NEW_PRIVS, which the caller set."""
     global _scoped
-    if attr is None:
+    if scope is None:
         return
-    libc = _libc()
-    fd = int(libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
-                          ctypes.c_uint32(0)))
+    fd = int(scope.syscall(*scope.create))
     if fd < 0:
-        err = ctypes.get_errno()
-        raise ConfinementError(f"the kernel refused the Landlock signal scope: {os.strerror(err)}")
+        raise ConfinementError(f"the kernel refused the Landlock signal scope: {os.strerror(ctypes.get_errno())}")
     try:
-        if int(libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(fd), ctypes.c_uint32(0))) < 0:
-            err = ctypes.get_errno()
-            raise ConfinementError(f"the kernel refused the Landlock signal scope: {os.strerror(err)}")
+        if int(scope.syscall(scope.restrict, ctypes.c_long(fd), scope.flags)) < 0:
+            raise ConfinementError(f"the kernel refused the Landlock signal scope: {os.strerror(ctypes.get_errno())}")
     finally:
         os.close(fd)
     _scoped = True
 
 
 @functools.lru_cache(maxsize=1)
-def _signal_scope() -> _LandlockRulesetAttr | None:
-    """The Landlock ruleset that scopes signals, or None where the kernel has no such scope.
-    Built in the trusted process (harden_trusted), so a forked candidate only makes two calls."""
+def _signal_scope() -> _SignalScope | None:
+    """The prepared Landlock signal scope, or None where the kernel has none (Landlock ABI < 6).
+    Built in the trusted process (harden_trusted)."""
     if landlock_abi() < _LANDLOCK_SCOPE_ABI:
         return None
-    return _LandlockRulesetAttr(0, 0, _LANDLOCK_SCOPE_SIGNAL | _LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
+    return _SignalScope()
 
 
 def _marker(bpf: bytes) -> str:
