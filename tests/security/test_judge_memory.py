@@ -10,10 +10,11 @@ from greenloop.execute.sandbox import bwrap_problem
 pytestmark = pytest.mark.skipif(bool(bwrap_problem()), reason=f"needs bubblewrap: {bwrap_problem()}")
 
 TESTS = "from probe import attack\n\n\ndef test_attack_worked():\n    assert attack() == 'escaped'\n"
-# 16 MB files (the file-size rlimit) up to 448 MB under a 256 MB budget; the process itself stays small.
+# 16 MB files (the file-size rlimit) up to 448 MB under a 256 MB budget, in the one directory the
+# candidate may write (its own, in the sandbox's /tmp); the process itself stays small.
 HOARDER = (
-    "import os, time\ndef attack():\n    chunk = b'x' * (16 << 20)\n    os.makedirs('/tmp/hoard', exist_ok=True)\n"
-    "    for i in range(28):\n        with open(f'/tmp/hoard/{i}', 'wb') as f:\n            f.write(chunk)\n"
+    "import os, time\ndef attack():\n    chunk = b'x' * (16 << 20)\n    os.makedirs('hoard', exist_ok=True)\n"
+    "    for i in range(28):\n        with open(f'hoard/{i}', 'wb') as f:\n            f.write(chunk)\n"
     "    time.sleep(5)\n    return 'escaped'\n"
 )
 

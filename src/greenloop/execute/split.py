@@ -19,9 +19,12 @@ from greenloop.execute import proxy, session, wire
 from greenloop.execute.runner import signer
 
 
-def run(pytest_session: Any, bindings: dict[str, str] | None, target: str, test_path: str, candidate_path: str,
-        code: str, call: socket.socket, result_fd: int, key: bytes, collect_only: bool) -> None:
+def run(pytest_session: Any, bindings: dict[str, str] | None, target: str, test_path: str, test_source: str,
+        candidate_path: str, code: str, call: socket.socket, result_fd: int, key: bytes, collect_only: bool) -> None:
     """Run the tests against the candidate behind `call`. Never returns."""
+    if bindings is None:
+        with open(test_path, "w") as f:  # for this collection only (see the worker's _write_files)
+            f.write(test_source)
     if collect_only:
         sys.modules[target] = _placeholder(target)
         session.run_full(pytest_session, result_fd, key, True)

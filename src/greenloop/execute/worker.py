@@ -111,10 +111,11 @@ class Worker:
         if code is not None:
             with open(os.path.join(self.scratch, self.target_module + ".py"), "w") as f:
                 f.write(code)
-        # The split judge's fast path collected in the worker: its children need no test file,
-        # so none exists while a candidate runs. Its full path collects in the child, which
-        # deletes the file before the candidate's code is loaded (split.py).
-        if not (self.prepared and self.forker is not None and self.bindings is not None):
+        # The split judge needs the test file only while collecting: the worker's own collection
+        # (fast path) or, on the full path, the judge child's, which writes it just before and
+        # empties it before the candidate's code is loaded (split.py). So it does not wait on
+        # disk, where another pool's candidate could read it, while the model thinks.
+        if not (self.prepared and self.forker is not None):
             with open(self.test_path, "w") as f:
                 f.write(self.test_source)
         with open(os.path.join(self.scratch, ".pytest.ini"), "w") as f:
@@ -325,8 +326,8 @@ def _child(worker: Worker, write_fd: int, job_fd: int, key: bytes, out: int,
             from greenloop.execute import split
 
             candidate_path = os.path.join(worker.candidate_dir, worker.target_module + ".py")
-            split.run(worker.session, worker.bindings, worker.target_module, worker.test_path, candidate_path,
-                      job["code"], call, write_fd, key, job["collect_only"])
+            split.run(worker.session, worker.bindings, worker.target_module, worker.test_path, worker.test_source,
+                      candidate_path, job["code"], call, write_fd, key, job["collect_only"])
         with open(os.path.join(scratch, worker.target_module + ".py"), "w") as f:
             f.write(job["code"])
         confine.confine_candidate()  # the candidate runs in this process

@@ -43,6 +43,7 @@ class Zygote:
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.stderr = tempfile.TemporaryFile()
         self.lock = threading.Lock()
+        self.closed = False
         try:
             self.proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=self.stderr,
                                          start_new_session=True, env=None if sandboxed else unsandboxed_env(),
@@ -75,25 +76,32 @@ class Zygote:
                 theirs.close()
         if not reply:
             mine.close()
-            raise ExecutorError(f"the sandbox zygote is gone: {self.why()}")
+            why = self.why()
+            self.close()  # so that `get` starts a new one rather than finding this one still exiting
+            raise ExecutorError(f"the sandbox zygote is gone: {why}")
         return mine
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return not self.closed and self.proc.poll() is None
 
     def why(self) -> str:
         code = self.proc.poll()
-        self.stderr.seek(0)
-        err = self.stderr.read().decode(errors="replace").strip().splitlines()
+        try:
+            self.stderr.seek(0)
+            err = self.stderr.read().decode(errors="replace").strip().splitlines()
+        except (OSError, ValueError):  # closed already
+            err = []
         return f"exit status {code}" + (f": {err[-1]}" if err else "")
 
     def close(self) -> None:
+        self.closed = True
         with contextlib.suppress(OSError):
             self.control.close()
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        self.stderr.close()
+        with contextlib.suppress(OSError, ValueError):
+            self.stderr.close()
         if not self.sandboxed:
             shutil.rmtree(self.base, ignore_errors=True)
 
