@@ -150,3 +150,28 @@ def test_a_candidate_still_signals_itself_and_its_own_children(judge: str) -> No
     with probe(judge) as pool:
         outcome = pool.run(own)
     assert outcome.green, outcome
+
+
+@needs_signal_scope
+@JUDGES
+def test_signals_by_pidfd_and_by_sigio_reach_none_either(judge: str) -> None:
+    # Two paths that name no pid a system-call filter could read: pidfd_send_signal on a
+    # /proc/PID directory descriptor, and an fd whose owner (F_SETOWN) is another process and
+    # whose I/O signal (F_SETSIG) is SIGKILL.
+    attack = ("import fcntl, os, signal, socket, time\nheld = []\n"
+              "def attack():\n    me, reached = os.getpid(), []\n"
+              "    for pid in [p for p in os.listdir('/proc') if p.isdigit() and int(p) != me]:\n"
+              "        try:\n            fd = os.open('/proc/' + pid, os.O_RDONLY | os.O_DIRECTORY)\n"
+              "            signal.pidfd_send_signal(fd, signal.SIGKILL)\n            reached.append(pid)\n"
+              "        except OSError:\n            pass\n"
+              "        a, b = socket.socketpair()\n        held.extend((a, b))\n"
+              "        fcntl.fcntl(a, fcntl.F_SETOWN, int(pid))\n        fcntl.fcntl(a, 10, signal.SIGKILL)\n"
+              "        fcntl.fcntl(a, fcntl.F_SETFL, fcntl.fcntl(a, fcntl.F_GETFL) | os.O_ASYNC)\n"
+              "        b.send(b'x')\n"
+              "    time.sleep(0.2)\n"
+              "    return 'reached ' + ' '.join(reached)\n")
+    with probe(judge) as pool:
+        outcome = pool.run(attack)
+        assert outcome.tests[0].actual == "'reached '", outcome.tests[0]
+        assert pool.run(HONEST).green  # nothing the SIGIO owners named was killed
+        assert pool.run(HONEST).green
