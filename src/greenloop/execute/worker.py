@@ -427,6 +427,8 @@ def serve(channel: socket.socket, slot: tuple[str, Any] | None, root: str) -> No
         worker.cleanup()
         if worker.tmpfs and _tmpfs_bytes() - worker.tmpfs_baseline > int(worker.limits["memory_mb"]) << 19:
             return  # files left in /tmp hold half the budget: the parent starts a new worker
+        if select.select([channel], [], [], 0)[0]:
+            continue  # the next job (or the end) is here already: no standby to wait for it
         try:
             worker.fork_standby()  # while the parent reads the reply and asks the model
         except OSError:
