@@ -20,8 +20,9 @@ def greenloop(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess[st
 
 
 def solve(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # `revise` asks one call at a time, so scripted replies come back in order (the default, tree, asks for a round).
     return greenloop("solve", "--tests", "test_slugger.py", "--target", "slugger.py", "--db", "runs.db",
-                     *args, cwd=workspace)
+                     "--strategy", "revise", *args, cwd=workspace)
 
 
 def test_green_run_exits_0_writes_target_and_prints_json(workspace: Path, script) -> None:
@@ -172,3 +173,14 @@ def test_bench_progress_counts_problems_and_solved_with_an_eta(tmp_path: Path) -
     shown = on_terminal(["bench", "humaneval", "--model", "canonical", "--problems", "3-4", "--strategy", "single",
                          "--max-calls", "2", "--db", "runs.db"], tmp_path)
     assert b"problems" in shown and b"solved 2" in shown and b"2/2" in shown and b"ETA" in shown
+
+
+def test_solve_defaults_to_the_best_measured_strategy(workspace: Path, script) -> None:
+    """`tree` beat `revise` on HumanEval 0-39 (docs/benchmarks.md): it is what `solve` uses unasked."""
+    proc = greenloop("solve", "--tests", "test_slugger.py", "--target", "slugger.py", "--db", "runs.db",
+                     "--model", script(fenced(WRONG), fenced(GOOD), fenced(WRONG), fenced(WRONG)), "--json",
+                     cwd=workspace)
+    assert proc.returncode == 0, proc.stderr
+    run_id = json.loads(proc.stdout)["run_id"]
+    shown = greenloop("show", run_id, "--json", "--db", "runs.db", cwd=workspace)
+    assert json.loads(shown.stdout)["run"]["strategy"] == "tree", shown.stdout

@@ -14,6 +14,7 @@ from greenloop.task import Budget
 
 
 def run(workspace: Path, model: ScriptedModel, **kwargs):
+    kwargs.setdefault("strategy", "revise")  # these tests follow one strategy's calls one by one
     return solve(workspace / "test_slugger.py", workspace / "slugger.py", model=model,
                  db=workspace / "runs.db", **kwargs)
 

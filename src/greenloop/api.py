@@ -66,7 +66,7 @@ def fresh_runner(task: Task, limits: Limits) -> Callable[[str], Outcome]:
 def solve(
     tests: str | Path, target: str | Path, *, spec: str = "", spec_file: str | Path | None = None,
     model: str | Model = "local", base_url: str | None = None, budget: Budget | None = None,
-    db: str | Path | None = None, strategy: str = "revise", strategy_params: Mapping[str, Any] | None = None,
+    db: str | Path | None = None, strategy: str = "tree", strategy_params: Mapping[str, Any] | None = None,
     write_best: bool = False,
     limits: Limits | None = None, workers: int = 1, seed: int = 0,
     on_progress: Callable[[Progress], None] | None = None, parallel: int | None = None,

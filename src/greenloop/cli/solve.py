@@ -32,7 +32,7 @@ def register(commands: Any) -> None:
     p.add_argument("--max-seconds", type=float, default=600, help="wall-clock budget (default 600)")
     p.add_argument("--max-cost", type=float, metavar="USD", help="stop once the model calls cost this much (US dollars)")
     p.add_argument("--parallel", type=int, metavar="N", help="model calls in flight at once (default: what the model serves)")
-    p.add_argument("--strategy", default="revise", help=f"search strategy: {' | '.join(STRATEGIES.names())} (default revise)")
+    p.add_argument("--strategy", default="tree", help=f"search strategy: {' | '.join(STRATEGIES.names())} (default tree, the best measured)")
     p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE",
                    help="a strategy parameter, e.g. --set width=4 (repeatable)")
     p.add_argument("--workers", type=int, default=1, help="sandbox workers (default 1)")

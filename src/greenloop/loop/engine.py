@@ -206,7 +206,8 @@ class Engine:
                 for copy in copies:
                     copy.outcome = item.outcome
                     self._record(copy, "duplicate", result, history)
-                if green and ending is None:
+                # A reply already in hand still counts when the script ran out behind it.
+                if green and (ending is None or ending[0] is RunStatus.EXHAUSTED):
                     ending = self._verified(first, result)
                     for other in [f for f, v in pending.items() if isinstance(v, _Job)]:
                         if other.cancel():
