@@ -193,3 +193,16 @@ def test_the_model_can_ask_to_see_a_file_or_find_a_definition_without_a_test_run
     third = attempts[3]["messages"][1]["content"]
     assert "SHOW src/shop/labels.py:\n```\n   1 | def label(name):" in third
     assert "SHOW .env: no such file" in third and "hunter2" not in third
+
+
+def test_tests_that_write_files_beside_themselves_still_run(tmp_path: Path) -> None:
+    """Existing tests and their data are read-only in the sandbox (code under test cannot rewrite
+    them), file by file: a test may still create files in its own directory."""
+    files = {**PACKAGE, "tests/test_snapshot.py": (
+        "from pathlib import Path\n\nfrom shop import total\n\n\n"
+        "def test_writes_a_snapshot():\n    out = Path(__file__).parent / 'out.txt'\n"
+        "    out.write_text(str(total([1, 2, 3])))\n    assert out.read_text() == '6.0'\n")}
+    repo = make_repo(tmp_path / "repo", files)
+    proc = fix(repo, script(tmp_path, FIX_REPLY), "pytest", "tests")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["tests_total"] == 3

@@ -127,17 +127,16 @@ class Policy:
                 return f"a new {path} would shadow a module ({why})"
         return None
 
-    def readonly(self, files: Iterable[str]) -> list[str]:
-        """What the sandbox shows read-only over the copy: test directories, and protected files
-        outside them (tests, test data, configuration, the command's files), outermost only."""
+    def readonly(self, files: Iterable[str], limit: int = 1500) -> list[str]:
+        """What the sandbox shows read-only over the copy: every protected file (tests, test data,
+        configuration, the command's files), one by one, so tests may still create files beside them;
+        past `limit` files, the test directories whole."""
+        found = sorted(p for p in files if self.protected(p) and not never(p, self.is_link))
+        if len(found) <= limit:
+            return found
         dirs = sorted(d for d in self.test_dirs if d)
-        found = [d for d in dirs if not any(d.startswith(o + "/") for o in dirs if o != d)]
-        for path in files:
-            if any(path.startswith(d + "/") for d in found) or self.reachable(path) and not self.protected(path):
-                continue
-            if self.protected(path) and not never(path, self.is_link):
-                found.append(path)
-        return sorted(found)
+        outer = [d for d in dirs if not any(d.startswith(o + "/") for o in dirs if o != d)]
+        return outer + [p for p in found if not any(p.startswith(d + "/") for d in outer)]
 
     def reachable(self, path: str) -> bool:
         if path in self.allowed_files:
