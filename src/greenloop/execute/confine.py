@@ -300,14 +300,19 @@ def confine_candidate() -> None:
     """Confine this freshly forked candidate process: no new privileges, non-dumpable, at most
     CANDIDATE_NOFILE descriptors, seccomp filter in force, and (Landlock ABI >= 6) signals that
     reach only itself and its own descendants, never a trusted process or another candidate. Call
-    it before any candidate code runs; it cannot be undone. Raises `ConfinementError` inside the
-    sandbox when the filter cannot be loaded; unsandboxed it loads what it can."""
+    it before any candidate code runs, while the process has one thread (Landlock restricts the
+    calling thread only); it cannot be undone. Raises `ConfinementError` inside the sandbox when a
+    protection the kernel offers cannot be put in force; unsandboxed it puts in what it can."""
     _prctl(_PR_SET_NO_NEW_PRIVS, 1)
     _prctl(_PR_SET_DUMPABLE, 0)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     cap = CANDIDATE_NOFILE if hard == resource.RLIM_INFINITY else min(hard, CANDIDATE_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, cap) if soft != resource.RLIM_INFINITY else cap, cap))
-    _scope_signals(_signal_scope())
+    try:
+        _scope_signals(_signal_scope())
+    except ConfinementError:
+        if in_sandbox():
+            raise
     bpf, inherited = _prepared()
     if inherited:
         # In force since the sandbox's first process (sandbox_command) and never removable: loading
