@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 from conftest import GOOD, PARTIAL, WRONG, fenced
-from greenloop.api import solve
-from greenloop.loop.engine import RunStatus
+from greenloop.api import prepare_pool, solve
+from greenloop.execute import Limits
+from greenloop.loop.engine import Engine, RunStatus
+from greenloop.loop.recording import MemoryRecorder
+from greenloop.loop.strategies import ReviseStrategy
 from greenloop.models.scripted import ScriptedModel
 from greenloop.store import Store
-from greenloop.task import Budget
+from greenloop.task import Budget, Task
 
 
 def run(workspace: Path, model: ScriptedModel, **kwargs):
@@ -148,3 +151,16 @@ def test_cost_is_zero_for_local_and_scripted_models_and_shows_in_json(workspace:
     assert result.cost == 0.0 and progress == [0.0]
     data = result.to_json("slugger.py")
     assert data["cost"] == 0.0 and data["retries"] == 0
+
+
+def test_the_engine_records_through_any_recorder(workspace: Path) -> None:
+    """The engine knows the Recorder protocol, not SQLite: a run kept in memory is the same run."""
+    task = Task.from_files(workspace / "test_slugger.py", workspace / "slugger.py")
+    recorder = MemoryRecorder()
+    with prepare_pool(task, Limits()) as pool:
+        result = Engine(task, ScriptedModel([fenced(WRONG), fenced(GOOD)]), pool, recorder, ReviseStrategy(),
+                        Budget(max_calls=3)).run()
+    assert result.status is RunStatus.GREEN
+    assert recorder.runs[result.run_id]["status"] == "green"
+    assert [a.passed for a in recorder.attempts[result.run_id]] == [0, 4]
+    assert not (workspace / "runs.db").exists()

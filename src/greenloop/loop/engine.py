@@ -1,6 +1,6 @@
 """The engine: owns budgets, stopping, recording, concurrency and the final verification of green.
 
-It depends only on the seams: a `Model`, an `Executor`, a `Strategy`, the `Store`, and a
+It depends only on the seams: a `Model`, an `Executor`, a `Strategy`, a `Recorder`, and a
 `verify` callable that re-runs a candidate in a fresh sandbox. A strategy proposes a round (at
 least `parallel` model requests wide, when it takes a `width`); the engine keeps up to `parallel`
 model calls in flight (by default what the model declares it serves at once) and runs each
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,10 +24,11 @@ from typing import Any
 from greenloop.execute import Executor, Outcome
 from greenloop.loop.extract import extract_code, normalise
 from greenloop.loop.feedback import render_feedback, unseen_examples
+from greenloop.loop.recording import Recorder
 from greenloop.loop.result import Progress, Result, RunStatus
 from greenloop.loop.strategies import Attempt, Proposal, Strategy, best_attempt
 from greenloop.models import Completion, Model, ModelCallFailed, ModelError, ScriptExhausted, Usage, capabilities_of
-from greenloop.store import AttemptRecord, Store
+from greenloop.store import AttemptRecord
 from greenloop.stub import imported_names
 from greenloop.task import Budget, Task
 
@@ -51,7 +53,7 @@ class _Job:
 
 
 class Engine:
-    def __init__(self, task: Task, model: Model, executor: Executor, store: Store, strategy: Strategy,
+    def __init__(self, task: Task, model: Model, executor: Executor, store: Recorder, strategy: Strategy,
                  budget: Budget, *, verify: Callable[[str], Outcome] | None = None,
                  on_progress: Callable[[Progress], None] | None = None, seed: int = 0,
                  max_tokens: int = 640, workers: int = 1, model_parallel: int | None = None,
@@ -66,6 +68,7 @@ class Engine:
             self._takes_width = "width" in inspect.signature(strategy.propose).parameters
         except (TypeError, ValueError):
             self._takes_width = False
+        self._callers: set[int] = set()  # threads that called the model for this run
         self.required = imported_names(ast.parse(task.test_source), task.target_module)[0]
         self.unseen = unseen_examples(task)  # test cases the stub leaves out: shown when they fail
 
@@ -164,7 +167,12 @@ class Engine:
                 in_flight += 1
             if not pending:
                 return ending
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            left = self.budget.max_seconds - (time.monotonic() - self.started)
+            done, _ = wait(list(pending), timeout=max(left, 0.05) if ending is None else None,
+                           return_when=FIRST_COMPLETED)
+            if not done and ending is None:  # the time budget ran out with calls in flight
+                ending = (RunStatus.EXHAUSTED, f"no green candidate within {self.budget.max_seconds:g}s")
+                self._stop_calls()
             for future in done:
                 item = pending.pop(future)
                 if isinstance(item, Proposal):
@@ -172,6 +180,7 @@ class Engine:
                         completion: Completion = future.result()
                     except ScriptExhausted as exc:
                         ending = ending or (RunStatus.EXHAUSTED, str(exc))
+                        self._stop_calls()
                         continue
                     except ModelCallFailed as exc:
                         # The other calls in flight still finish and are recorded; then the run ends.
@@ -179,6 +188,7 @@ class Engine:
                                      "error", result, history, feedback=str(exc))
                         result.retries += exc.retries
                         ending = ending or (RunStatus.ERROR, str(exc))
+                        self._stop_calls()
                         continue
                     usage = completion.usage
                     result.model_calls += 1
@@ -198,6 +208,7 @@ class Engine:
                 assert isinstance(item, _Job) and item.outcome is not None
                 if item.outcome.infrastructure:
                     ending = ending or (RunStatus.ERROR, f"the sandbox failed: {item.outcome.problem}")
+                    self._stop_calls()
                     continue
                 seen[item.key] = item.outcome
                 result.exec_seconds += item.exec_seconds
@@ -208,12 +219,21 @@ class Engine:
                     self._record(copy, "duplicate", result, history)
                 # A reply already in hand still counts when the script ran out behind it.
                 if green and (ending is None or ending[0] is RunStatus.EXHAUSTED):
+                    self._stop_calls()
                     ending = self._verified(first, result)
                     for other in [f for f, v in pending.items() if isinstance(v, _Job)]:
                         if other.cancel():
                             pending.pop(other)
 
+    def _stop_calls(self) -> None:
+        """The run is over: a model that can (`cancel(threads)`, the local one) ends this run's calls in
+        flight now with what they have, so that they are recorded without being waited for."""
+        cancel = getattr(self.model, "cancel", None)
+        if callable(cancel):
+            cancel(frozenset(self._callers))
+
     def _complete(self, proposal: Proposal, seed: int) -> Completion:
+        self._callers.add(threading.get_ident())
         return self.model.complete(proposal.messages, temperature=proposal.temperature,
                                    max_tokens=self.max_tokens, seed=seed, stop=STOP)
 
