@@ -8,7 +8,7 @@ import fractions
 import json
 import math
 import socket
-from collections import namedtuple
+from collections import Counter, OrderedDict, defaultdict, deque, namedtuple
 from typing import Any
 
 import pytest
@@ -70,6 +70,19 @@ def test_namedtuples_are_rebuilt_as_judge_side_namedtuples() -> None:
     back = roundtrip(point(1, 2))
     assert back == (1, 2) and back.x == 1 and type(back).__name__ == "Point"
     assert type(back) is not point and type(back).__eq__ is tuple.__eq__
+
+
+def test_collections_types_cross_as_themselves() -> None:
+    counts = roundtrip(Counter("abca"))
+    assert type(counts) is Counter and counts["z"] == 0 and counts == {"a": 2, "b": 1, "c": 1}
+    groups = roundtrip(defaultdict(list, {"a": [1]}))
+    assert type(groups) is defaultdict and groups["new"] == [] and groups["a"] == [1]
+    ordered = roundtrip(OrderedDict([("b", 1), ("a", 2)]))
+    assert type(ordered) is OrderedDict and list(ordered) == ["b", "a"]
+    window = roundtrip(deque([1, 2, 3], maxlen=3))
+    assert type(window) is deque and window.maxlen == 3 and list(window) == [1, 2, 3]
+    odd = defaultdict(lambda: 7, {"a": 1})  # a factory of the candidate's does not cross
+    assert roundtrip(odd).default_factory is None
 
 
 def test_recursive_structures_are_refused_clearly() -> None:

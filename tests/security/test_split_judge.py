@@ -298,3 +298,67 @@ def test_the_candidate_process_holds_no_copy_of_the_tests(fast: bool) -> None:
         assert outcome.judge == "split"
         assert outcome.tests[0].actual == "'not found'", outcome
         assert p.run("def attack():\n    return 'ANSWER_KEY_93471'\n").green
+
+
+MORE_TESTS = '''\
+from lib2 import Color, Point, apply, count_words, shout
+
+
+def test_counter_keeps_its_type():
+    counts = count_words("a b a")
+    assert counts["a"] == 2 and counts["zzz"] == 0
+
+
+def test_a_callback_of_the_tests():
+    assert apply([3, 1, 2], key=lambda x: -x) == [3, 2, 1]
+
+
+def test_dataclass_handles_compare_through_the_candidate():
+    assert Point(1, 2) == Point(1, 2) and Point(1, 2) != Point(2, 1)
+    assert Point(1, 2).x == 1 and repr(Point(1, 2)) == "Point(x=1, y=2)"
+
+
+def test_enum_members():
+    assert Color("red") == Color.RED and Color.RED.value == "red" and isinstance(Color.RED, Color)
+
+
+def test_output_is_captured(capsys):
+    shout("hi")
+    assert capsys.readouterr().out == "HI\\n"
+'''
+MORE_CODE = '''\
+import collections
+import dataclasses
+import enum
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+def apply(items, key):
+    return sorted(items, key=key)
+
+
+def count_words(text):
+    return collections.Counter(text.split())
+
+
+def shout(text):
+    print(text.upper())
+'''
+
+
+def test_more_honest_code_through_the_proxy() -> None:
+    with WorkerPool(TestSuite(MORE_TESTS, "test_lib2.py", "lib2"), Limits(timeout=5)) as p:
+        outcome = p.run(MORE_CODE)
+        assert outcome.judge == "split"
+        assert outcome.green, [(t.test_id, t.message) for t in outcome.tests if t.status is not TestStatus.PASSED]
+        assert p.run(MORE_CODE.replace("text.upper()", "text")).passed == 4

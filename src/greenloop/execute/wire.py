@@ -98,8 +98,15 @@ class Encoder:
         if tag == "n":
             fields = list(type(value)._fields)
             return ["n", type(value).__name__, fields, *[self(v, depth + 1) for v in tuple.__iter__(value)]]
-        if tag == "d":
+        if tag == "dq":
+            return ["dq", value.maxlen, *[self(v, depth + 1) for v in list(value)]]
+        if tag in ("d", "dc"):
             out: list[Any] = ["d"]
+            if tag == "dc":
+                factory: Any = getattr(value, "default_factory", None)
+                name = getattr(factory, "__name__", None)
+                name = name if isinstance(name, str) and _FACTORIES.get(name) is factory else None
+                out = ["dc", _DICTS[type(value)], name]
             for key, item in dict.items(value):
                 out.append(self(key, depth + 1))
                 out.append(self(item, depth + 1))
@@ -131,7 +138,18 @@ class Encoder:
 _ITERATE: dict[str, Any] = {"l": list.__iter__, "t": tuple.__iter__, "s": set.__iter__, "fs": frozenset.__iter__}
 
 
+# collections' own dict and sequence types cross as themselves (their judge-side classes are the
+# standard library's); a defaultdict keeps its factory only when it is one of these builtins.
+_DICTS: dict[Any, str] = {collections.Counter: "Counter", collections.OrderedDict: "OrderedDict",
+                          collections.defaultdict: "defaultdict"}
+_FACTORIES: dict[str, Any] = {t.__name__: t for t in (list, int, set, dict, str, float, tuple, frozenset, bool)}
+
+
 def _container_tag(value: Any) -> str:
+    if type(value) in _DICTS:
+        return "dc"
+    if type(value) is collections.deque:
+        return "dq"
     if isinstance(value, tuple):
         return "n" if _is_namedtuple(type(value)) else "t"
     if isinstance(value, list):
@@ -213,6 +231,16 @@ def decode(data: Any, rebuild: Rebuild, depth: int = 0) -> Any:
                 for i in range(0, len(items) - 1, 2)}
     if tag == "s":
         return {decode(x, rebuild, depth + 1) for x in data[1:]}
+    if tag == "dc":
+        pairs = [decode(["t", *data[i:i + 2]], rebuild, depth + 1) for i in range(3, len(data) - 1, 2)]
+        if data[1] == "Counter":
+            return collections.Counter(dict(pairs))
+        if data[1] == "OrderedDict":
+            return collections.OrderedDict(pairs)
+        return collections.defaultdict(_FACTORIES.get(str(data[2])), pairs)
+    if tag == "dq":
+        maxlen = data[1] if type(data[1]) is int and data[1] >= 0 else None
+        return collections.deque((decode(x, rebuild, depth + 1) for x in data[2:]), maxlen)
     if tag == "fs":
         return frozenset(decode(x, rebuild, depth + 1) for x in data[1:])
     if tag == "i":
