@@ -1,54 +1,10 @@
-"""Red team: the split judge keeps pytest's verdicts its own. A candidate's exception may not become
-one of pytest's outcomes (a skip), and a candidate's context manager may not swallow the test's
-failed asserts. Both attacks once made a wrong candidate green."""
+"""Red team: the split judge keeps pytest's verdicts its own: a candidate's context manager may not
+swallow the test's failed asserts (the attack once made a wrong candidate green). Exceptions that
+claim pytest's outcomes are in test_redteam_judge_reach.py."""
 
 from __future__ import annotations
 
 from greenloop.execute import Limits, TestSuite, WorkerPool
-
-SKIP_TESTS = '''\
-import sys
-import pytest
-from lib import make, total
-
-
-@pytest.fixture
-def made():
-    return make()
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="posix only")
-def test_made(made):
-    assert made == 3
-
-
-def test_total():
-    assert total([1, 2]) == 3
-'''
-SKIP_HONEST = "def make():\n    return 3\n\ndef total(xs):\n    return sum(xs)\n"
-
-
-def test_an_exception_class_claiming_pytests_skipped_base_is_not_a_skip() -> None:
-    # proxy._class() resolves a base named by module and qualname in the judge's sys.modules:
-    # _pytest.outcomes.Skipped. With Exception as a second base the rebuilt exception passes the
-    # "Exception, SystemExit or GeneratorExit" check and is also a pytest.skip.Exception; raised
-    # by a fixture of a test that carries a skipif mark (false here), Recorder.phase_failed
-    # counts it as a skip.
-    code = ("import sys\n_c = sys.modules['greenloop.execute.candidate']\n_orig = _c.Server._describe\n"
-            "class Skipped(Exception):\n    pass\n"
-            "def _describe(self, cls):\n    d = _orig(self, cls)\n"
-            "    if cls is Skipped:\n"
-            "        d['bases'] = [['k', 999999, {'name': 'Skipped', 'qualname': 'Skipped', 'module': '_pytest.outcomes',\n"
-            "                      'bases': [], 'exc': True, 'methods': [], 'classmethods': [], 'dunders': [],\n"
-            "                      'nohash': False}], ['B', 'Exception']]\n"
-            "    return d\n_c.Server._describe = _describe\n"
-            "def make():\n    raise Skipped('later')\n\ndef total(xs):\n    return sum(xs)\n")
-    with WorkerPool(TestSuite(SKIP_TESTS, "test_lib.py", "lib"), Limits(timeout=3)) as p:
-        assert p.run(SKIP_HONEST).green
-        outcome = p.run(code)
-        assert outcome.judge == "split"
-        assert not outcome.green, outcome
-
 
 STACK_TESTS = """\
 from stack import Stack

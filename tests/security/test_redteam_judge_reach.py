@@ -175,6 +175,22 @@ def skipped_not_green(pool: WorkerPool, code: str) -> None:
     assert pool.run(SKIP_HONEST).green
 
 
+def test_an_exception_class_with_pytests_skipped_as_a_base_is_not_a_skip(skip_pool: WorkerPool) -> None:
+    # Bases named by module and qualname once resolved to _pytest.outcomes.Skipped; with Exception as
+    # a second base the rebuilt exception was also a pytest.skip.Exception, and a fixture raising it
+    # for a test with a (false) skipif mark made the failure a skip.
+    code = ("import sys\n_c = sys.modules['greenloop.execute.candidate']\n_orig = _c.Server._describe\n"
+            "class Skipped(Exception):\n    pass\n"
+            "def _describe(self, cls):\n    d = _orig(self, cls)\n"
+            "    if cls is Skipped:\n"
+            "        d['bases'] = [['k', 999999, {'name': 'Skipped', 'qualname': 'Skipped', 'module': '_pytest.outcomes',\n"
+            "                      'bases': [], 'exc': True, 'methods': [], 'classmethods': [], 'dunders': [],\n"
+            "                      'nohash': False}], ['B', 'Exception']]\n"
+            "    return d\n_c.Server._describe = _describe\n"
+            "def make():\n    raise Skipped('later')\n\ndef total(xs):\n    return sum(xs)\n")
+    skipped_not_green(skip_pool, code)
+
+
 def test_an_exception_attribute_named_class_does_not_make_a_skip(skip_pool: WorkerPool) -> None:
     # Raised by a fixture of a test that carries a (false) skipif mark: a skip there would count.
     skipped_not_green(skip_pool, "import sys\n_c = sys.modules['greenloop.execute.candidate']\n"
