@@ -5,6 +5,8 @@ Real llama.cpp, real model (SmolLM2-135M); short replies keep it quick.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -117,3 +119,28 @@ def test_a_run_at_parallel_4_records_every_call_once(tmp_path: Path, model: Loca
     assert result.model_calls == len(attempts) == 8
     assert sorted(a["n"] for a in attempts) == list(range(1, 9))
     assert all(a["response"].startswith("```python") and a["completion_tokens"] > 0 for a in attempts)
+
+
+def test_cancel_ends_only_the_calling_threads_calls(model: LocalModel) -> None:
+    decoder = model._load()
+    prompt = decoder.tokenize("<|im_start|>user\nCount from one to a thousand in words.<|im_end|>\n<|im_start|>assistant\n")
+    others = decoder.submit(prompt, temperature=0.8, max_tokens=40, seed=1)
+    mine = [decoder.submit(prompt, temperature=0.8, max_tokens=600, seed=s) for s in (2, 3)]
+    decoder.cancel(frozenset({threading.get_ident() + 1}))  # nobody's: changes nothing
+    time.sleep(0.3)
+    decoder.cancel(frozenset({threading.get_ident()}))
+    cut = [f.result(timeout=60) for f in mine]
+    assert all(c.completion_tokens < 600 for c in cut)
+    assert others.result(timeout=60).completion_tokens <= 40
+
+
+def test_a_time_budget_stops_the_calls_in_flight(tmp_path: Path, model: LocalModel) -> None:
+    (tmp_path / "test_slugger.py").write_text(SLUG_TESTS)
+    started = time.monotonic()
+    result = solve(tmp_path / "test_slugger.py", tmp_path / "slugger.py", model=model, strategy="sample",
+                   budget=Budget(max_calls=50, max_seconds=2.0), db=tmp_path / "runs.db", parallel=4)
+    elapsed = time.monotonic() - started
+    attempts = Store(tmp_path / "runs.db").attempts(result.run_id)
+    assert "within 2s" in result.message and len(attempts) == result.model_calls >= 4
+    # Four replies of up to 640 tokens would take far longer than the budget; they were cut short.
+    assert result.seconds < 6 and elapsed < 20

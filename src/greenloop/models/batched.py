@@ -50,12 +50,18 @@ class _Call:
     stop: tuple[bytes, ...]
     future: Future[Generated]
     submitted: float = field(default_factory=time.perf_counter)
+    owner: int = field(default_factory=threading.get_ident)  # the thread that submitted it
     seq: int = -1
     sampler: Any = None
     reused: int = 0
     next_token: int = -1
     out: list[int] = field(default_factory=list)
     text: bytearray = field(default_factory=bytearray)
+
+
+@dataclass(frozen=True)
+class _Cancel:
+    owners: frozenset[int]
 
 
 def _common(a: list[int], b: list[int]) -> int:
@@ -103,7 +109,7 @@ class BatchedDecoder:
         self.batch = lib.llama_batch_init(N_BATCH, 0, 1)
         self.cache: list[list[int]] = [[] for _ in range(n_seq)]  # tokens in the KV cache, per sequence
         self.busy: list[_Call | None] = [None] * n_seq
-        self.queue: queue.Queue[_Call | None] = queue.Queue()
+        self.queue: queue.Queue[_Call | _Cancel | None] = queue.Queue()
         self.waiting: list[_Call] = []  # admitted later, when a sequence (or cache space) frees up
         self.failure: BaseException | None = None
         self.steps = 0  # llama_decode calls while generating, for measurements
@@ -156,6 +162,11 @@ class BatchedDecoder:
         self.queue.put(_Call(tokens, temperature, max_tokens, seed & 0xFFFFFFFF, stops, future))
         return future
 
+    def cancel(self, owners: frozenset[int]) -> None:
+        """End the calls submitted by these threads now: running ones return what they have so far,
+        waiting ones an empty reply. Calls of other threads (another run sharing the model) go on."""
+        self.queue.put(_Cancel(owners))
+
     def close(self) -> None:
         if self._closed:
             return
@@ -180,7 +191,7 @@ class BatchedDecoder:
                 else:
                     if call is None:
                         break
-                    self.waiting.append(call)
+                    self._take(call)
                 while True:  # gather whatever else arrived meanwhile: it joins this step
                     try:
                         more = self.queue.get_nowait()
@@ -189,7 +200,7 @@ class BatchedDecoder:
                     if more is None:
                         self._fail_all(ModelCallFailed("the local model was closed"))
                         return
-                    self.waiting.append(more)
+                    self._take(more)
                 self._admit()
                 if any(self.busy):
                     self._step()
@@ -200,6 +211,16 @@ class BatchedDecoder:
             if self.failure is None:
                 self._fail_all(ModelCallFailed("the local model was closed"))
 
+    def _take(self, item: _Call | _Cancel) -> None:
+        if isinstance(item, _Call):
+            self.waiting.append(item)
+            return
+        for call in [c for c in self.busy if c is not None and c.owner in item.owners]:
+            self._finish(call)
+        for call in [c for c in self.waiting if c.owner in item.owners]:
+            self.waiting.remove(call)
+            call.future.set_result(Generated("", len(call.tokens), 0, 0, time.perf_counter() - call.submitted))
+
     def _fail_all(self, error: BaseException) -> None:
         calls = [c for c in self.busy if c is not None] + self.waiting
         while True:
@@ -207,7 +228,7 @@ class BatchedDecoder:
                 c = self.queue.get_nowait()
             except queue.Empty:
                 break
-            if c is not None:
+            if isinstance(c, _Call):
                 calls.append(c)
         for call in calls:
             self._release(call)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,11 @@ class LocalModel:
                                                  bos_token=decoder.token_text("bos")) if template else None
                 self._decoder = decoder
             return self._decoder
+
+    def cancel(self, threads: Collection[int]) -> None:
+        """End now the calls that these threads are waiting on (the engine, once a run is over)."""
+        if self._decoder is not None:
+            self._decoder.cancel(frozenset(threads))
 
     def close(self) -> None:
         with self._lock:
