@@ -84,3 +84,15 @@ def test_migration_adds_columns_to_an_existing_store(tmp_path: Path) -> None:
     run = store.run_row("r1")
     assert run is not None and run.cost == 0.0 and run.python is None
     assert store.run_row("last") == run and store.bench_row("last") is None
+
+
+def test_a_repo_runs_baseline_attempt_is_read_back(tmp_path: Path) -> None:
+    """`greenloop fix` records the unchanged tree as attempt 0: `show` and the report list it too."""
+    store = Store(tmp_path / "r.db")
+    run_id = store.start_run(kind="fix", tests_path="pytest", target="/repo", spec="", model="m", strategy="s",
+                             budget={})
+    for n in (0, 1):
+        store.add_attempt(run_id, AttemptRecord(n, "baseline" if n == 0 else "model", [], "", None, None, n, 2,
+                                                False, "", 0, 0, 0.0, 0.0))
+    assert [(a.n, a.kind) for a in store.attempt_rows(run_id)] == [(0, "baseline"), (1, "model")]
+    assert [a.n for a in store.attempt_rows(run_id, after=0)] == [1]

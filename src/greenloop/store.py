@@ -257,8 +257,9 @@ class Store:
     def run_rows(self, limit: int = 20) -> list[RunRow]:
         return [RunRow.from_dict(r) for r in self.runs(limit)]
 
-    def attempt_rows(self, run_id: str, after: int = 0) -> list[AttemptRow]:
-        """The run's attempts in order; `after` skips those with `n <= after` (the live view's cursor)."""
+    def attempt_rows(self, run_id: str, after: int = -1) -> list[AttemptRow]:
+        """The run's attempts in order, repo mode's baseline (n = 0) included; `after` skips those
+        with `n <= after` (the live view's cursor)."""
         rows = self.db.execute("SELECT * FROM attempts WHERE run_id = ? AND n > ? ORDER BY n, id", (run_id, after))
         return [AttemptRow.from_dict(dict(r)) for r in rows]
 
