@@ -42,7 +42,6 @@ class Task:
     target_path: Path
     spec: str = ""
     stub: str = ""  # the target's current text, or one derived from the tests
-    stub_derived: bool = False
 
     @property
     def target_module(self) -> str:
@@ -83,12 +82,12 @@ class Task:
                 spec = Path(spec_file).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise TaskError(f"cannot read spec file {spec_file}: {exc}") from None
-        stub, derived = "", False
+        stub = ""
         if target_path.exists():
             try:
                 stub = target_path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise TaskError(f"cannot read the existing target {target_path}: {exc}") from None
         if not stub.strip():
-            stub, derived = derive_stub(source, target_path.stem, spec), True
-        return cls(tests_path, source, target_path, spec.strip(), stub, derived)
+            stub = derive_stub(source, target_path.stem, spec)
+        return cls(tests_path, source, target_path, spec.strip(), stub)

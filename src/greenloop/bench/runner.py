@@ -18,14 +18,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from greenloop.api import fresh_runner
+from greenloop.api import fresh_runner, prepare_pool
 from greenloop.bench.registry import BenchProblem
-from greenloop.execute import CollectionError, Limits, TestSuite, WorkerPool
+from greenloop.execute import Limits
 from greenloop.loop.engine import Engine, RunStatus
 from greenloop.loop.strategies import STRATEGIES, Strategy
 from greenloop.models import Capabilities, Completion, Message, Model, PromptStyle, Usage
 from greenloop.store import Store
-from greenloop.task import Budget, Task, TaskError
+from greenloop.task import Budget, TaskError
 
 TESTS_MODES = ("full", "visible")
 # HumanEval's own harness allows 3 s per problem; a candidate that loops forever should not cost 10.
@@ -128,23 +128,10 @@ class ReplayModel:
         return Completion(self.reply, Usage())
 
 
-def _pool(task: Task, workers: int) -> WorkerPool:
-    pool = WorkerPool(TestSuite(task.test_source, task.tests_path.name, task.target_module), BENCH_LIMITS, size=workers)
-    try:
-        pool.expected_ids()
-    except CollectionError as exc:
-        pool.close()
-        raise RuntimeError(f"the generated tests do not collect: {exc}") from None
-    except BaseException:
-        pool.close()
-        raise
-    return pool
-
-
 def solve_problem(problem: BenchProblem, config: BenchConfig, model: Model, store: Store,
                   model_parallel: int | None = None) -> ProblemResult:
     task = problem.task(config.tests)
-    pool = _pool(task, config.workers)
+    pool = prepare_pool(task, BENCH_LIMITS, config.workers)
     try:
         engine = Engine(task, model, pool, store, config.make_strategy(),
                         Budget(config.max_calls, config.max_seconds),
