@@ -107,7 +107,8 @@ def test_a_test_skipped_now_that_ran_at_the_baseline_has_failed_and_an_unfinishe
         return {"t": "phase", "id": test_id, "when": when, "outcome": outcome, "xfail": xfail, "message": ""}
 
     ids = ["t::a", "t::b", "t::c"]
-    records = [{"t": "collected", "ids": ids}, phase("t::a", "passed"), phase("t::b", "skipped", "setup"),
+    records = [{"t": "collected", "ids": ids}, {"t": "start", "id": "t::a"}, phase("t::a", "passed"),
+               {"t": "start", "id": "t::b"}, phase("t::b", "skipped", "setup"), {"t": "start", "id": "t::c"},
                phase("t::c", "skipped", xfail=True), {"t": "finish", "exit": 0}]
     kwargs = {"exit_code": 0, "timed_out": False, "timeout": 10.0, "channel_problem": "", "output": ""}
     baseline = judge(group(records), ids, None, **kwargs)  # type: ignore[arg-type]
@@ -116,8 +117,14 @@ def test_a_test_skipped_now_that_ran_at_the_baseline_has_failed_and_an_unfinishe
     status = {t.test_id: (t.status, t.message) for t in now.tests}
     assert status["t::b"][0] is TestStatus.SKIPPED and status["t::c"][0] is TestStatus.FAILED
     assert "xfailed now, but it ran at the baseline" in status["t::c"][1] and not now.green
-    cut = judge(group(records[:2]), ["t::a"], set(), **kwargs)  # type: ignore[arg-type]
+    cut = judge(group(records[:3]), ["t::a"], set(), **kwargs)  # type: ignore[arg-type]
     assert not cut.green and "before pytest finished" in cut.problem
+    # A pass outside its test's own start .. teardown (a record sent out of order) is never green.
+    stray = judge(group([records[0], records[2], records[1], records[-1]]), ["t::a"], set(), **kwargs)  # type: ignore[arg-type]
+    assert not stray.green and "out of order" in stray.problem
+    # pytest's phases must all be there: a passed call without its teardown is not a pass.
+    partial = [records[0], records[1], phase("t::a", "passed", "setup"), phase("t::a", "passed"), records[-1]]
+    assert not judge(group(partial), ["t::a"], set(), **kwargs).green  # type: ignore[arg-type]
     running = judge(group([{"t": "start", "id": "t::a"}]), ["t::a"], set(),
                     **{**kwargs, "timed_out": True, "exit_code": -1})  # type: ignore[arg-type]
     assert running.tests[0].status is TestStatus.TIMEOUT and "t::a" in running.problem

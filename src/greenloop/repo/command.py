@@ -1,7 +1,7 @@
 """The user's test command: what it collects, how it is run, and what its run means as an Outcome.
 
 For pytest (`pytest ...`, `py.test ...`, `python -m pytest ...`, `.venv/bin/pytest ...`) greenloop
-loads its report plugin (`-p _greenloop_report`), which streams signed per-test records over a pipe
+loads its report plugin (`-p NAME`, a random name per run), which streams signed per-test records over a pipe
 (`results.py`); `python -m unittest ...` runs through the same channel (`unittest_hook.py`). The
 tests are collected once first, so the total is fixed and the test files are known. Any other
 command is one test: its exit status, with the tail of its output as the feedback.
@@ -9,7 +9,9 @@ command is one test: its exit status, with the tail of its output as the feedbac
 
 from __future__ import annotations
 
+import secrets
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -19,16 +21,33 @@ from greenloop.repo.results import Channel, group, judge
 from greenloop.repo.runner import CommandRun, Runner
 from greenloop.repo.traces import trim_traceback
 
-PLUGIN = "_greenloop_report"
+PLUGIN = "_greenloop_report"  # the names without a plugin directory; installed, each run's are random
 UNITTEST = "_greenloop_unittest"
+_NAMES = "names"
 
 
-def install_plugin(directory: Path) -> None:
-    """Put the standalone report plugin and unittest runner where the project's interpreter imports them."""
+def install_plugin(directory: Path) -> tuple[str, str]:
+    """Put the standalone report plugin and unittest runner where the project's interpreter imports
+    them, under random module names (code under test cannot import what it cannot name); returns
+    (plugin, runner)."""
     directory.mkdir(parents=True, exist_ok=True)
-    for source, name in (("report_plugin.py", PLUGIN), ("unittest_hook.py", UNITTEST)):
+    for old in directory.glob("_gl*.py"):
+        old.unlink()
+    token = secrets.token_hex(8)
+    names = (f"_gl{token}", f"_gl{token}_u")
+    for source, name in (("report_plugin.py", names[0]), ("unittest_hook.py", names[1])):
         text = resources.files("greenloop.repo").joinpath(source).read_text(encoding="utf-8")
-        (directory / f"{name}.py").write_text(text, encoding="utf-8")
+        (directory / f"{name}.py").write_text(text.replace(PLUGIN, names[0]), encoding="utf-8")
+    (directory / _NAMES).write_text(" ".join(names), encoding="utf-8")
+    return names
+
+
+def plugin_names(runner: Runner) -> tuple[str, str]:
+    """The (plugin, runner) module names installed in the runner's plugin directory."""
+    if runner.plugin_dir is not None and (runner.plugin_dir / _NAMES).is_file():
+        plugin, unittest = (runner.plugin_dir / _NAMES).read_text(encoding="utf-8").split()
+        return plugin, unittest
+    return PLUGIN, UNITTEST
 
 
 @dataclass(frozen=True)
@@ -42,8 +61,20 @@ class TestCommand:
         name = PurePosixPath(self.argv[0]).name
         if name in ("pytest", "py.test"):
             return 1
-        if name.startswith("python") and list(self.argv[1:3]) == ["-m", "pytest"]:
-            return 3
+        return self._module_at("pytest")
+
+    def _module_at(self, module: str) -> int | None:
+        """Where the arguments of `python [FLAGS] -m MODULE ...` start, or None: interpreter flags
+        (`-X dev`, `-W error`, `-B`) before `-m` do not make pytest an exit-status-only command."""
+        if not PurePosixPath(self.argv[0]).name.startswith("python"):
+            return None
+        i = 1
+        while i < len(self.argv) and self.argv[i].startswith("-") and self.argv[i] != "-m":
+            if self.argv[i] in ("-c", "-"):
+                return None  # a program of its own, not a module
+            i += 2 if self.argv[i] in ("-X", "-W", "--check-hash-based-pycs") else 1
+        if self.argv[i:i + 2] == ("-m", module):
+            return i + 2
         return None
 
     @property
@@ -52,7 +83,7 @@ class TestCommand:
 
     @property
     def is_unittest(self) -> bool:
-        return PurePosixPath(self.argv[0]).name.startswith("python") and list(self.argv[1:3]) == ["-m", "unittest"]
+        return self._module_at("unittest") is not None
 
     @property
     def per_test(self) -> bool:
@@ -61,19 +92,20 @@ class TestCommand:
     def display(self) -> str:
         return shlex.join(self.argv)
 
-    def run_argv(self) -> list[str]:
+    def run_argv(self, names: tuple[str, str] = (PLUGIN, UNITTEST)) -> list[str]:
         if self.is_unittest:
-            return [self.argv[0], "-m", UNITTEST, *self.argv[3:]]
+            start = self._module_at("unittest") or 3
+            return [*self.argv[:start - 1], names[1], *self.argv[start:]]
         at = self.pytest_at
         if at is None:
             return list(self.argv)
         # --tb=short goes first so the user's own --tb wins.
-        return [*self.argv[:at], "-p", PLUGIN, "--tb=short", *self.argv[at:]]
+        return [*self.argv[:at], "-p", names[0], "--tb=short", *self.argv[at:]]
 
-    def collect_argv(self) -> list[str]:
+    def collect_argv(self, names: tuple[str, str] = (PLUGIN, UNITTEST)) -> list[str]:
         if self.is_unittest:
-            return self.run_argv()
-        return [*self.run_argv(), "--collect-only", "-q", "--continue-on-collection-errors"]
+            return self.run_argv(names)
+        return [*self.run_argv(names), "--collect-only", "-q", "--continue-on-collection-errors"]
 
     def path_args(self) -> list[str]:
         """Arguments that may name files or directories (test paths, scripts)."""
@@ -157,7 +189,7 @@ def collect(command: TestCommand, runner: Runner, copy: Path) -> Collection:
         return Collection(ids=[command.display()])
     channel = Channel()
     env = {"GREENLOOP_COLLECT": "1"} if command.is_unittest else {}
-    return _collection(command, runner, copy, runner.run(command.collect_argv(), copy, env, channel), channel)
+    return _collection(command, runner, copy, runner.run(command.collect_argv(plugin_names(runner)), copy, env, channel), channel)
 
 
 def baseline(command: TestCommand, runner: Runner, copy: Path) -> tuple[Collection, Outcome]:
@@ -167,26 +199,27 @@ def baseline(command: TestCommand, runner: Runner, copy: Path) -> tuple[Collecti
         collection = Collection(ids=[command.display()])
         return collection, execute(command, runner, copy, collection)
     channel = Channel()
-    run = runner.run(command.run_argv(), copy, {"GREENLOOP_AUDIT": "1"}, channel)
+    run = runner.run(command.run_argv(plugin_names(runner)), copy, {"GREENLOOP_AUDIT": "1"}, channel)
     collection = _collection(command, runner, copy, run, channel)
     return collection, _outcome(command, runner, copy, collection, run, channel, baseline=True)
 
 
 def execute(command: TestCommand, runner: Runner, copy: Path, collection: Collection, *,
-            baseline: bool = False) -> Outcome:
-    """Run the command once in `copy` and turn what happened into an Outcome."""
+            baseline: bool = False, watch: Iterable[str] = ()) -> Outcome:
+    """Run the command once in `copy` and turn what happened into an Outcome. `watch`: the files
+    the candidate changes that are not code; a run whose tests open one of them is not green."""
     if not command.per_test:
         run = runner.run(command.run_argv(), copy)
         if run.infrastructure:
             return Outcome((), run.seconds, run.infrastructure, infrastructure=True, output=run.output[-2000:])
         return _plain_outcome(command, run)
     channel = Channel()
-    run = runner.run(command.run_argv(), copy, {"GREENLOOP_AUDIT": "1"} if baseline else {}, channel)
-    return _outcome(command, runner, copy, collection, run, channel, baseline=baseline)
+    run = runner.run(command.run_argv(plugin_names(runner)), copy, {"GREENLOOP_AUDIT": "1"}, channel)
+    return _outcome(command, runner, copy, collection, run, channel, baseline=baseline, watch=watch)
 
 
 def _outcome(command: TestCommand, runner: Runner, copy: Path, collection: Collection, run: CommandRun,
-             channel: Channel, *, baseline: bool) -> Outcome:
+             channel: Channel, *, baseline: bool, watch: Iterable[str] = ()) -> Outcome:
     if run.infrastructure:
         return Outcome((), run.seconds, run.infrastructure, infrastructure=True, output=run.output[-2000:])
     report = group(channel.records)
@@ -197,11 +230,17 @@ def _outcome(command: TestCommand, runner: Runner, copy: Path, collection: Colle
     roots = (str(runner.root), str(copy))
     tests = tuple(TestResult(t.test_id, t.status, t.message, trim_traceback(t.traceback, roots), duration=t.duration)
                   for t in outcome.tests)
+    opened = {relative(p, (runner.root, copy)) for p in report.opened}
     if baseline:
         collection.skipped = {t.test_id for t in tests if t.status is TestStatus.SKIPPED}
-        opened = {relative(p, (runner.root, copy)) for p in report.opened}
         collection.opened = sorted(p for p in opened if p and not p.endswith((".py", ".pyc")))
-    return Outcome(tests, run.seconds, outcome.problem, output=tail)
+    problem = outcome.problem
+    read = sorted(p for p in watch if p in opened)
+    if read and not problem:
+        # Expected values the baseline never reached (it crashed first) are still test data.
+        problem = (f"the test run read {', '.join(read)}, which this change edits: what the tests read is test data, "
+                   "not code to fix (change the code under test, or run greenloop with --allow PATH)")
+    return Outcome(tests, run.seconds, problem, output=tail)
 
 
 def _plain_outcome(command: TestCommand, run: CommandRun) -> Outcome:

@@ -182,7 +182,11 @@ class Fixer:
 
     def _run(self, edits: dict[str, str]) -> tuple[Outcome, str]:
         diff = self.scratch.prepare(edits)
-        return execute(self.command, self.runner, self.scratch.work, self.collection), diff
+        return execute(self.command, self.runner, self.scratch.work, self.collection, watch=self._data(edits)), diff
+
+    def _data(self, edits: dict[str, str]) -> list[str]:
+        """Changed files that are not code: if the tests open one, it is test data, whenever they open it."""
+        return [p for p in edits if not p.endswith((".py", ".pyi", ".pyw")) and not self.protect.allowed(p)]
 
     def _feedback_limit(self) -> int:
         return 1500 if self.format == "whole" else 5000
@@ -366,7 +370,7 @@ class Fixer:
         if changed != sorted(allowed) or len(allowed) != len(edits):
             return Outcome((), 0.0, f"the verified copy changes {', '.join(changed) or 'nothing'}, not what the "
                            f"candidate changes ({', '.join(sorted(edits))})")
-        return execute(self.command, self.runner, fresh, self.collection)
+        return execute(self.command, self.runner, fresh, self.collection, watch=self._data(edits))
 
     def _record(self, store: Store, result: FixResult, c: _Candidate, kind: str, msgs: list[dict[str, str]],
                 response: str, *, outcome: Outcome | None = None, parent: int | None = None,

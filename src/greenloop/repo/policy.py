@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from greenloop.repo.interpreter import Interpreter
 
 _TEST_DIRS = ("tests", "test", "testing")
+# greenloop's own module names in the test process (the report plugin, the unittest runner):
+# a file of that name could stand in for them.
+_RESERVED = re.compile(r"^_(greenloop\w*|gl[0-9a-f]{16}\w*)$")
 _CONFIG = {
     "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "pyproject.toml", "tox.ini", "setup.cfg",
     "setup.py", "noxfile.py", "conftest.py", "Makefile", "makefile", "GNUmakefile", "MANIFEST.in",
@@ -85,7 +89,7 @@ class Policy:
         hard = never(path, self.is_link)
         if hard:
             return hard
-        if any(fnmatch.fnmatch(path, glob) or path.startswith(glob.rstrip("/") + "/") for glob in self.allow):
+        if self.allowed(path):
             return None
         reason = self.protected(path)
         if reason:
@@ -95,6 +99,10 @@ class Policy:
         where = ", ".join(sorted(self.allowed_dirs | self.allowed_files)) or "none found"
         return (f"{path} is not part of the code the failing tests reach (editable: {where}); pass "
                 "--files or --allow GLOB to let a fix change it")
+
+    def allowed(self, path: str) -> bool:
+        """Whether the user's --allow globs name this path."""
+        return any(fnmatch.fnmatch(path, glob) or path.startswith(glob.rstrip("/") + "/") for glob in self.allow)
 
     def protected(self, path: str) -> str | None:
         parts = path.split("/")
@@ -112,10 +120,14 @@ class Policy:
         if any(p.endswith((".dist-info", ".egg-info", ".egg")) for p in parts) or name.endswith(
                 (".pth", ".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib")) or "__pycache__" in parts:
             return f"{path} is packaging metadata or compiled code"
+        if name.lower().endswith((".zip", ".egg", ".whl", ".pyz", ".jar", ".tar", ".tgz", ".gz", ".bz2", ".xz")):
+            return f"{path} is an archive (Python imports code from archives, and code in one is never screened)"
         if any(p.startswith(".") for p in parts):
             return f"{path} is a dotfile (CI, editor, environment or git configuration)"
         if name in ("sitecustomize.py", "usercustomize.py", "__main__.py") and not self.exists(path):
             return f"{path} would run at interpreter start or as a program"
+        if any(_RESERVED.match(p.split(".")[0]) for p in parts):
+            return f"{path} takes a name greenloop reserves for its own modules (its test-run plugin)"
         if not self.exists(path) and name.endswith(".py"):
             module = name[:-3]
             if module == "__init__":

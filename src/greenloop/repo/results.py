@@ -124,6 +124,7 @@ class Report:
     exit: int | None = None
     opened: list[str] = field(default_factory=list)
     duplicate: str = ""
+    disorder: str = ""  # a test reported as passing outside its own start .. teardown
 
 
 def group(records: list[dict[str, Any]]) -> Report:
@@ -141,6 +142,8 @@ def group(records: list[dict[str, Any]]) -> Report:
         elif kind == "phase":
             test_id = str(r.get("id"))
             phases = report.phases.setdefault(test_id, [])
+            if r.get("outcome") == "passed" and report.running != test_id:
+                report.disorder = report.disorder or test_id
             if any(p.get("when") == r.get("when") for p in phases):
                 report.duplicate = report.duplicate or test_id  # a test run twice in one session: re-run tricks
             phases.append(r)
@@ -162,7 +165,9 @@ def status_of(phases: list[dict[str, Any]]) -> tuple[TestStatus, bool, dict[str,
         if p.get("outcome") == "skipped":
             return TestStatus.SKIPPED, bool(p.get("xfail")), p
     calls = [p for p in phases if p.get("when") == "call" and p.get("outcome") == "passed"]
-    if calls:
+    whens = [p.get("when") for p in phases]
+    complete = "setup" not in whens or whens == ["setup", "call", "teardown"]  # pytest's phases, all, in order
+    if calls and complete:
         # An xpass (non-strict) is recorded as passed with wasxfail: the test still passed.
         return TestStatus.PASSED, False, calls[0]
     return TestStatus.NOT_RUN, False, None
@@ -213,6 +218,8 @@ def judge(report: Report, expected: list[str], skipped_before: set[str] | None, 
     problem = channel_problem
     if not problem and report.duplicate:
         problem = f"{report.duplicate} reported more than once in one run"
+    if not problem and report.disorder:
+        problem = f"{report.disorder} reported a pass outside its own run (the result stream is out of order)"
     if not problem:
         if timed_out:
             running = f" (while running {report.running})" if report.running else ""

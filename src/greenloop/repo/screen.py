@@ -29,6 +29,10 @@ _MODULES = {
     "pdb": "uses pdb", "bdb": "uses bdb", "xml": None, "junit_xml": "writes test reports",
     "posix": "uses posix directly", "resource": "changes resource limits", "marshal": "loads code objects",
     "pickle": None, "types": None, "runpy": "runs modules (runpy)", "subprocess": None,
+    "shelve": "loads pickled objects (shelve)", "dill": "loads pickled code (dill)",
+    "cloudpickle": "loads pickled code", "_pickle": "loads pickled objects", "copyreg": "changes pickling",
+    "zipimport": "imports code from archives", "platform": "inspects the machine it runs on (platform)",
+    "getpass": "inspects the user it runs as (getpass)", "pwd": "inspects the user it runs as (pwd)",
     "mock": "imports mock objects", "dirty_equals": "imports objects equal to anything",
     "hamcrest": "imports matchers", "_greenloop_report": "reaches greenloop's result channel", "_greenloop_unittest": "reaches greenloop's runner",
 }
@@ -56,6 +60,20 @@ _ATTRS = {
     "expectedFailure": "marks tests as expected failures", "skipIf": "skips tests", "skipUnless": "skips tests",
     "mark": "uses test marks", "dup2": "redirects file descriptors", "closerange": "closes file descriptors",
     "fork": "forks the process", "forkpty": "forks the process",
+    "__dict__": "reads or patches a namespace through __dict__ (reaching what a name would not)",
+    "__getattribute__": "gets attributes by computed name (__getattribute__)",
+    "attrgetter": "gets attributes by computed name (operator.attrgetter)",
+    "methodcaller": "calls methods by computed name (operator.methodcaller)",
+    "path_importer_cache": "patches the import system",
+    # What differs between greenloop's sandbox and the user's machine: code that checks it can be
+    # right only under greenloop's test run.
+    "getuid": "checks which user it runs as", "geteuid": "checks which user it runs as",
+    "getgid": "checks which user it runs as", "getegid": "checks which user it runs as",
+    "getlogin": "checks which user it runs as", "getuser": "checks which user it runs as",
+    "getpwuid": "checks which user it runs as", "gethostname": "checks the machine it runs on",
+    "uname": "checks the machine it runs on", "getcwd": "checks the directory it runs in",
+    "getcwdb": "checks the directory it runs in", "cwd": "checks the directory it runs in",
+    "getppid": "checks its parent process",
 }
 # Bare names (builtins and names imported bare).
 _NAMES = {
@@ -74,6 +92,12 @@ _PROC_PART = re.compile(r"^(proc|mem|environ|maps|kcore|kmem)$|/dev/(fd|mem)")
 # A path to the tests (a string that is a path, not prose that mentions one).
 _TEST_PATH = re.compile(r"^[\w./\\-]*((^|[/\\])tests?[/\\]|(^|[/\\])test_\w*\.py$|_test\.py$)[\w./\\-]*$")
 _EQUALITY = {"__eq__", "__ne__"}
+# Deserialisers that run code: `pickle.loads(b"c__builtin__\nexec...")` is exec without the word.
+_PICKLERS = {"pickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle"}
+_UNPICKLE = {"loads", "load", "Unpickler", "open", "_loads", "_load"}
+_ARCHIVE = ("PK\x03\x04", "PK\x05\x06", "PK\x01\x02")
+# Files that hold code: written at run time, then imported, they were never screened.
+_CODE_FILE = re.compile(r"\.(py|pyw|pth|zip|egg|whl|so|pyd|pyc)$", re.IGNORECASE)
 
 
 def _call_name(node: ast.AST) -> str:
@@ -88,6 +112,7 @@ class _Finder(ast.NodeVisitor):
     def __init__(self) -> None:
         self.found: list[tuple[str, str]] = []  # (reason, key)
         self.depth = 0  # inside a function or class body: not run at import
+        self.called: set[int] = set()  # Name nodes that are what a call calls
 
     def add(self, reason: str | None, node: ast.AST) -> None:
         if reason:
@@ -138,15 +163,24 @@ class _Finder(ast.NodeVisitor):
             self._module(node.module, node)
             for alias in node.names:
                 self.add(_ATTRS.get(alias.name) or _NAMES.get(alias.name), node)
+                if node.module.split(".")[0] in _PICKLERS and alias.name in _UNPICKLE:
+                    self.add(f"loads pickled objects ({node.module}.{alias.name} can run any code)", node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         self.add(_ATTRS.get(node.attr), node)
         if node.attr == "exit" and self.depth == 0:
             self.add("exits at import (sys.exit)", node)
+        owner = node.value.id if isinstance(node.value, ast.Name) else ""
+        if owner in _PICKLERS and node.attr in _UNPICKLE:
+            self.add(f"loads pickled objects ({owner}.{node.attr} can run any code)", node)
+        if owner == "sys" and node.attr == "path":
+            self.add("reads or changes sys.path (where modules are imported from)", node)
         self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
         self.add(_NAMES.get(node.id), node)
+        if node.id in _DYNAMIC and id(node) not in self.called:
+            self.add(f"uses {node.id} as a value (an alias hides the names it reaches)", node)
         if node.id == "pytest_plugins":
             self.add("registers pytest plugins (pytest_plugins)", node)
 
@@ -157,6 +191,7 @@ class _Finder(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
+        self.called.add(id(node.func))
         name = _call_name(node.func)
         if name in _DYNAMIC and len(node.args) >= 2:
             attr = node.args[1]
@@ -167,26 +202,57 @@ class _Finder(ast.NodeVisitor):
                                                       else None), node)
         self.generic_visit(node)
 
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        # 'mod' + 'ules', '_green' + 'loop_report': the pieces name nothing, the sum does.
+        text = _folded(node)
+        if text is not None:
+            self._text(text, node)
+            if text in _ATTRS or text in _NAMES:
+                self.add(f"builds the name {text!r} from pieces", node)
+        self.generic_visit(node)
+
     def visit_Constant(self, node: ast.Constant) -> None:
         if isinstance(node.value, (str, bytes)):
-            text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
-            for word in _STRINGS:
-                if word.lower() in text.lower():
-                    self.add(f"names {word!r} in a string (test runner, reports or /proc)", node)
-                    break
-            if _TEST_PATH.search(text):
-                self.add("names the tests' files (reading expected values from the tests is not a fix)", node)
-            if _PROC_PART.search(text):
-                self.add("names /proc or process memory (proc, mem, environ, fd)", node)
+            self._text(node.value if isinstance(node.value, str) else node.value.decode("latin-1"), node)
+
+    def _text(self, text: str, node: ast.AST) -> None:
+        if _CODE_FILE.search(text.strip()):
+            self.add("names a file that holds code (written at run time and imported, it is never screened)", node)
+        for word in _STRINGS:
+            if word.lower() in text.lower():
+                self.add(f"names {word!r} in a string (test runner, reports or /proc)", node)
+                break
+        if _TEST_PATH.search(text):
+            self.add("names the tests' files (reading expected values from the tests is not a fix)", node)
+        if _PROC_PART.search(text):
+            self.add("names /proc or process memory (proc, mem, environ, fd)", node)
+
+
+def _folded(node: ast.AST) -> str | None:
+    """The string a `+` of string constants adds up to, or None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _folded(node.left), _folded(node.right)
+        if left is not None and right is not None:
+            return left + right
+    return None
+
+
+_TOO_DEEP = ("is nested too deeply to be checked (an expression hundreds of levels deep); write it plainly",
+             "<nesting>")
 
 
 def _findings(source: bytes) -> Counter[tuple[str, str]] | None:
     try:
         tree = ast.parse(source)
+        finder = _Finder()
+        finder.visit(tree)
     except (SyntaxError, ValueError):
         return None
-    finder = _Finder()
-    finder.visit(tree)
+    except (RecursionError, MemoryError):
+        # ast.parse (or the walk) gives up on very deep nesting: refused, not a crash of the run.
+        return Counter([_TOO_DEEP])
     return Counter(finder.found)
 
 
@@ -218,4 +284,7 @@ def screen_all(edits: dict[str, str], original: dict[str, str | None]) -> list[s
     for path in sorted(edits):
         if path.endswith((".py", ".pyw", ".pyi")):
             reasons += [f"{path} {r}" for r in screen(original.get(path), edits[path])]
+        elif any(mark in edits[path] for mark in _ARCHIVE) and not any(m in (original.get(path) or "") for m in _ARCHIVE):
+            # zipimport reads any file name: `sys.path.insert(0, "data.txt")` imports from a zip.
+            reasons.append(f"{path} holds a zip archive (code imported from it is never screened)")
     return reasons
