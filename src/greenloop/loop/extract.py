@@ -20,7 +20,7 @@ def _blocks(text: str) -> list[str]:
     return blocks or [text]
 
 
-def _parseable_prefix(code: str) -> tuple[str, ast.Module] | None:
+def parseable_prefix(code: str) -> tuple[str, ast.Module] | None:
     """The longest prefix of whole lines that parses: small models stop mid-statement."""
     lines = code.splitlines()
     for end in range(len(lines), 0, -1):
@@ -44,8 +44,11 @@ def _defined(tree: ast.Module) -> set[str]:
     return names
 
 
-def _runs_at_import(node: ast.stmt) -> bool:
-    if isinstance(node, ast.Assert):
+def runs_at_import(node: ast.stmt, *, blocks: bool = False) -> bool:
+    """Example calls, asserts, `if __name__ == ...` and test functions that small models append to a
+    module. `blocks`: top-level `for`, `while` and `with` too (a merge into an existing file drops
+    them; a whole module may build a table in a loop)."""
+    if isinstance(node, ast.Assert) or (blocks and isinstance(node, (ast.For, ast.While, ast.With))):
         return True
     if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Constant):
         return True  # print(...), f(...) examples
@@ -60,7 +63,7 @@ def extract_code(text: str, required: list[str], stub: str = "") -> str | None:
     Works on the reply's own lines, so the model's formatting and comments survive."""
     best: tuple[int, int, str, ast.Module] | None = None
     for block in _blocks(text):
-        parsed = _parseable_prefix(block)
+        parsed = parseable_prefix(block)
         if parsed is None or not parsed[1].body:
             continue
         score = len(set(required) & _defined(parsed[1]))
@@ -75,7 +78,7 @@ def extract_code(text: str, required: list[str], stub: str = "") -> str | None:
     drop: set[int] = set()
     kept = []
     for node in tree.body:
-        if _runs_at_import(node):
+        if runs_at_import(node):
             first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
             drop.update(range(first - 1, (node.end_lineno or node.lineno)))
         else:

@@ -12,29 +12,9 @@ from __future__ import annotations
 
 import ast
 
+from greenloop.loop.extract import parseable_prefix, runs_at_import
+
 _Definition = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-
-def _parseable_prefix(code: str) -> ast.Module | None:
-    """The longest prefix of whole lines that parses: small models stop mid-statement."""
-    lines = code.split("\n")
-    for end in range(len(lines), 0, -1):
-        try:
-            return ast.parse("\n".join(lines[:end]))
-        except SyntaxError:
-            continue
-    return None
-
-
-def _runs_at_import(node: ast.stmt) -> bool:
-    """Example calls, asserts, `if __name__ == ...` and test functions that small models append."""
-    if isinstance(node, (ast.Assert, ast.For, ast.While, ast.With)):
-        return True
-    if isinstance(node, ast.Expr):
-        return not isinstance(node.value, ast.Constant)
-    if isinstance(node, ast.If):
-        return "__name__" in ast.unparse(node.test)
-    return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test_")
 
 
 def _used(nodes: list[ast.stmt]) -> set[str]:
@@ -45,7 +25,7 @@ def _keep(body: list[ast.stmt], required: set[str] | None) -> list[ast.stmt]:
     """The reply's statements worth merging: no import-time code; with `required`, no definitions or
     imports that nothing required reaches (small models pad replies with unused variants and imports
     of modules that do not exist)."""
-    kept = [n for n in body if not _runs_at_import(n)]
+    kept = [n for n in body if not runs_at_import(n, blocks=True)]
     if required is None:
         return kept
     named = {_name(n): n for n in kept if _name(n)}
@@ -158,7 +138,8 @@ def merge_definitions(original: str, reply: str, keep: set[str] | None = None) -
         tree: ast.Module | None = ast.parse(original)
     except SyntaxError:
         tree = None
-    reply_tree = _parseable_prefix(reply.strip("\n"))
+    parsed = parseable_prefix(reply.strip("\n"))
+    reply_tree = parsed[1] if parsed else None
     required = None if keep is None or tree is None else keep | {n for n in map(_name, tree.body) if n} | {
         m for c in tree.body if isinstance(c, ast.ClassDef) for m in map(_name, c.body) if m}
     body = _keep(reply_tree.body, required) if reply_tree is not None else []
