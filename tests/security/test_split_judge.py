@@ -362,3 +362,15 @@ def test_more_honest_code_through_the_proxy() -> None:
         assert outcome.judge == "split"
         assert outcome.green, [(t.test_id, t.message) for t in outcome.tests if t.status is not TestStatus.PASSED]
         assert p.run(MORE_CODE.replace("text.upper()", "text")).passed == 4
+
+
+def test_tests_that_pass_what_cannot_cross_switch_to_shared_after_a_first_trial() -> None:
+    tests = ("import io\nfrom report import write\n\ndef test_write():\n    buffer = io.StringIO()\n"
+             "    write(buffer, 'x')\n    assert buffer.getvalue() == 'x\\n'\n")
+    code = "def write(stream, text):\n    stream.write(text + '\\n')\n"
+    with WorkerPool(TestSuite(tests, "test_report.py", "report"), Limits(timeout=5)) as p:
+        assert p.judge == "split"  # nothing in the source says otherwise
+        outcome = p.run(code)
+        assert outcome.green and outcome.judge == "shared" and "StringIO" in outcome.judge_reason, outcome
+        assert p.judge == "shared" and p.run(code).judge == "shared"
+        assert not p.run(code.replace("text + ", "text * 2 + ")).green

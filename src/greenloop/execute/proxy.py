@@ -30,6 +30,10 @@ class CandidateLost(BaseException):
     A BaseException, so `pytest.raises(Exception)` cannot swallow it."""
 
 
+class Uncrossable(wire.WireError):
+    """An object of the tests' that the split judge cannot send to the candidate."""
+
+
 class CandidateAbort(BaseException):
     """The candidate raised KeyboardInterrupt or another non-Exception: an error, never a pass."""
 
@@ -129,10 +133,12 @@ def _exception_str(self: BaseException) -> str:
 class Remote:
     """The judge's connection to one candidate process."""
 
-    def __init__(self, peer: wire.Peer, target: str, on_lost: Callable[[str], None]) -> None:
+    def __init__(self, peer: wire.Peer, target: str, on_lost: Callable[[str], None],
+                 on_uncrossable: Callable[[str], None] = lambda why: None) -> None:
         self.peer = peer
         self.target = target
         self.on_lost = on_lost
+        self.on_uncrossable = on_uncrossable
         self.lost = ""
         self.objects: dict[int, Any] = {}
         self.mine: list[Any] = []  # the judge's callables and iterators the candidate may call back
@@ -199,7 +205,14 @@ class Remote:
 
     # -- encoding -----------------------------------------------------------------------------
     def encode(self, value: Any) -> Any:
-        return wire.Encoder(self._other)(value)
+        try:
+            return wire.Encoder(self._other)(value)
+        except Uncrossable as exc:
+            # An object of the tests' own kind cannot cross (the candidate can hand the judge only
+            # values that cross back): these tests need the shared judge, which the pool switches
+            # to. Limits (depth, size) are errors, never a reason to switch.
+            self.on_uncrossable(str(exc))
+            raise
 
     def decode(self, data: Any) -> Any:
         return wire.decode(data, self._rebuild)
@@ -222,10 +235,10 @@ class Remote:
                 return ["B", _builtin_base(value).__name__]
         if isinstance(value, BaseException):
             return ["e", self._other(type(value)), self.encode(list(value.args)), "", {}, "", {}]
-        if callable(value) or hasattr(value, "__next__"):
+        if callable(value) or _iterator(value):
             self.mine.append(value)
             return ["j", len(self.mine) - 1, "call" if callable(value) else "iter"]
-        raise wire.WireError(f"a {type(value).__name__} cannot be passed to the candidate's code")
+        raise Uncrossable(f"a {type(value).__name__} cannot be passed to the candidate's code")
 
     def _rebuild(self, data: list[Any]) -> Any:
         tag = data[0]
@@ -353,6 +366,14 @@ def _trusted_exception(cls: Any) -> bool:
         for klass in cls.__mro__ if klass is not object)
 
 
+def _iterator(value: Any) -> bool:
+    """A plain iterator of the tests' (a generator, map, zip, ...): the candidate may only step it.
+    A file-like object is an iterator too, but one the candidate would need to do more with."""
+    kind = type(value)
+    return (isinstance(value, (types.GeneratorType, map, filter, zip, enumerate, reversed))
+            or kind.__module__ == "itertools" or kind.__name__.endswith("iterator"))
+
+
 def _plain_name(name: Any) -> bool:
     return type(name) is str and name.isidentifier() and not name.startswith(("__", "_gl_"))
 
@@ -389,10 +410,11 @@ def _copy_back(old: Any, new: Any) -> None:
         old[:] = new
 
 
-def connect(peer: wire.Peer, target: str, on_lost: Callable[[str], None]) -> Remote:
+def connect(peer: wire.Peer, target: str, on_lost: Callable[[str], None],
+            on_uncrossable: Callable[[str], None] = lambda why: None) -> Remote:
     """Make this process's connection to its candidate (one per judge process)."""
     global _current
-    remote = Remote(peer, target, on_lost)
+    remote = Remote(peer, target, on_lost, on_uncrossable)
     peer.handle = remote.handle
     _current = remote
     return remote

@@ -39,6 +39,7 @@ def assemble(raw: bytes, key: bytes, ended_by: str, seconds: float) -> dict[str,
     tests: dict[str, dict[str, Any]] = {}
     running = ""
     problems: list[str] = []
+    needs_shared = ""
     done = False
     for record in records:
         kind = record["kind"]
@@ -53,6 +54,9 @@ def assemble(raw: bytes, key: bytes, ended_by: str, seconds: float) -> dict[str,
             tests[record["id"]] = entry
         elif kind == "collect-error":
             problems.append("collection failed: " + record["message"])
+        elif kind == "needs-shared":
+            needs_shared = str(record["message"])
+            problems.append(f"the tests pass a value the split judge cannot send to the candidate ({needs_shared})")
         elif kind == "runner-error":
             problems.append("the test run was aborted: " + record["message"])
         elif kind == "done":
@@ -77,4 +81,5 @@ def assemble(raw: bytes, key: bytes, ended_by: str, seconds: float) -> dict[str,
         problems.append(f"the candidate {ending}" + (f" in {running}" if running else ""))
     elif not done and not problems:
         problems.append("the test process exited before pytest finished (did the code call os._exit or crash?)")
-    return {"tests": results, "seconds": seconds, "problem": "; ".join(problems), "collected": collected}
+    return {"tests": results, "seconds": seconds, "problem": "; ".join(problems), "collected": collected,
+            **({"needs_shared": needs_shared} if needs_shared else {})}

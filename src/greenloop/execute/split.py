@@ -30,7 +30,8 @@ def run(pytest_session: Any, bindings: dict[str, str] | None, target: str, test_
         session.run_full(pytest_session, result_fd, key, True)
     send = signer(result_fd, key)
     remote = proxy.connect(wire.Peer(call, lambda request: []), target,
-                           lambda why: send({"kind": "runner-error", "message": why}))
+                           lambda why: send({"kind": "runner-error", "message": why}),
+                           lambda why: send({"kind": "needs-shared", "message": why}))
     if bindings is not None:
         session.run_fast(pytest_session, bindings, target, "", result_fd, key,
                          lambda: proxy.load(remote, code, candidate_path))
