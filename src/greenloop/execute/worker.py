@@ -183,8 +183,14 @@ class Worker:
             _kill_job(self.running, self.candidate_pid, self.forker.pid if self.forker else 0)
             self.running = None
             self.candidate_pid = 0
-        # What a candidate wrote in its own directory is no later candidate's business.
+        # What a candidate wrote in its own directory is no later candidate's business; nor is
+        # the split judge's test file, which its last collection may have left.
         shutil.rmtree(self.candidate_dir, ignore_errors=True)
+        if self.forker is not None:
+            try:
+                os.unlink(self.test_path)
+            except OSError:
+                pass
 
     def _watch(self, pid: int, fd: int, limits: dict[str, Any], started: float) -> tuple[bytes, str]:
         """Read the child's records until it exits or breaks a limit; returns (data, why it ended)."""
