@@ -83,8 +83,9 @@ def points(page, figure: str, trace: int = 0) -> int:  # type: ignore[no-untyped
 def test_run_report_plots_each_attempt_and_shows_its_diff_on_click(workspace: Path, script, browser,
                                                                     tmp_path: Path) -> None:
     model = script(fenced(HOSTILE), fenced(PARTIAL), fenced(GOOD))
+    # revise: one call at a time, each revising the last, so the lineage is a chain of three
     solved = greenloop("solve", "--tests", "test_slugger.py", "--target", "slugger.py", "--db", "runs.db",
-                       "--model", model, "--json", cwd=workspace)
+                       "--strategy", "revise", "--model", model, "--json", cwd=workspace)
     run_id = json.loads(solved.stdout)["run_id"]
     proc = greenloop("report", "last", "--db", "runs.db", "-o", "out/report.html", cwd=workspace)
     assert proc.returncode == 0, proc.stderr

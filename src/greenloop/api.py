@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from greenloop.atomic import write_atomically
 from greenloop.execute import CollectionError, ExecutorError, Limits, Outcome, TestSuite, WorkerPool
 from greenloop.loop.engine import Engine, Progress, Result, RunStatus
 from greenloop.loop.strategies import STRATEGIES
 from greenloop.models import Model, load_model
 from greenloop.store import Store
 from greenloop.task import Budget, Task, TaskError
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers see the old file or the new one, never half of one."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def prepare_pool(task: Task, limits: Limits, workers: int = 1) -> WorkerPool:

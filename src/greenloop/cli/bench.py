@@ -12,6 +12,7 @@ from rich.console import Console
 from greenloop.bench.api import bench
 from greenloop.bench.registry import BENCHMARKS
 from greenloop.bench.runner import ProblemResult, summary
+from greenloop.cli.common import fail
 from greenloop.cli.progress import BenchDisplay
 from greenloop.errors import GreenloopError, exit_code
 from greenloop.loop.strategies import STRATEGIES
@@ -44,11 +45,6 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _error(message: str, code: int = 2) -> int:
-    print(f"greenloop: {message}", file=sys.stderr)
-    return code
-
-
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     display: BenchDisplay | None = None
@@ -72,14 +68,14 @@ def run(args: argparse.Namespace) -> int:
                         on_result=progress, on_start=display.expect,
                         parallel=args.parallel)
     except GreenloopError as exc:
-        return _error(str(exc), exit_code(exc))
+        return fail(args, str(exc), exit_code(exc))
     data = summary(run)
     if args.out:
         try:
             with open(args.out, "w", encoding="utf-8") as f:
                 json.dump(data, f, indent=1)
         except OSError as exc:
-            return _error(f"cannot write {args.out}: {exc}")
+            return fail(args, f"cannot write {args.out}: {exc}")
     if args.json:
         print(json.dumps(data))
     else:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from greenloop.cli.common import terminal_safe
+from greenloop.atomic import write_atomically
+from greenloop.cli.common import fail
 from greenloop.store import LAST, Store, StoreError
 
 DEFAULT_PORT = 8765
@@ -30,28 +30,23 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _error(message: str, code: int = 2) -> int:
-    print(f"greenloop: {terminal_safe(message)}", file=sys.stderr)
-    return code
-
-
 def run(args: argparse.Namespace) -> int:
     chosen = [name for name, on in (("RUN", args.run_id), ("--bench", args.bench), ("--serve", args.serve)) if on]
     if len(chosen) != 1:
-        return _error("give one of RUN (or `last`), --bench ID ..., --serve; e.g. `greenloop report last`")
+        return fail(args, "give one of RUN (or `last`), --bench ID ..., --serve; e.g. `greenloop report last`")
     if args.serve:
         if args.output:
-            return _error("-o does not go with --serve: the live view writes no file")
+            return fail(args, "-o does not go with --serve: the live view writes no file")
         if not 0 <= args.port <= 65535:
-            return _error(f"--port must be between 0 and 65535, not {args.port}")
+            return fail(args, f"--port must be between 0 and 65535, not {args.port}")
         from greenloop.report.server import PortInUse, serve
 
         try:
             return serve(Path(args.db) if args.db else None, args.port)
         except (StoreError, PortInUse) as exc:
-            return _error(str(exc))
+            return fail(args, str(exc))
     from greenloop.report.data import load_benches, load_run
-    from greenloop.report.render import bench_page, run_page, write_atomically
+    from greenloop.report.render import bench_page, run_page
 
     try:
         store = Store(args.db)
@@ -67,13 +62,13 @@ def run(args: argparse.Namespace) -> int:
         finally:
             store.close()
     except StoreError as exc:
-        return _error(str(exc))
+        return fail(args, str(exc))
     output = Path(args.output) if args.output else Path(name)
     if output.is_dir():
         output = output / name
     try:
         write_atomically(output, html)
     except OSError as exc:
-        return _error(f"cannot write {output}: {exc.strerror or exc}")
+        return fail(args, f"cannot write {output}: {exc.strerror or exc}")
     print(output)
     return 0

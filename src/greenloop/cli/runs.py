@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
-from greenloop.cli.common import terminal_safe
+from greenloop.cli.common import fail, terminal_safe
 from greenloop.store import LAST, AttemptRow, RunRow, Store, StoreError
 
 TSV_COLUMNS = ("run", "started", "status", "tests", "calls", "tokens", "cost", "seconds", "model", "target")
@@ -41,11 +41,6 @@ def register(commands: Any) -> None:
     s.set_defaults(handler=show_run)
 
 
-def _error(message: str, code: int = 2) -> int:
-    print(f"greenloop: {terminal_safe(message)}", file=sys.stderr)
-    return code
-
-
 def open_store(db: str | None) -> Store:
     """The store named by --db (or the default), failing with StoreError (exit 2) when it cannot be opened."""
     return Store(db)
@@ -67,11 +62,11 @@ def _started(created: float) -> str:
 
 def list_runs(args: argparse.Namespace) -> int:
     if args.limit < 1:
-        return _error("--limit must be at least 1")
+        return fail(args, "--limit must be at least 1")
     try:
         store = open_store(args.db)
     except StoreError as exc:
-        return _error(str(exc))
+        return fail(args, str(exc))
     rows = store.run_rows(args.limit)
     if args.json:
         print(json.dumps([_run_json(r) for r in rows]))
@@ -114,12 +109,12 @@ def show_run(args: argparse.Namespace) -> int:
         store = open_store(args.db)
         run = find_run(store, args.run_id)
     except StoreError as exc:
-        return _error(str(exc))
+        return fail(args, str(exc))
     attempts = store.attempt_rows(run.id)
     best = next((a for a in attempts if a.id == run.best_attempt), None)
     if args.diff:
         if best is None or not best.code:
-            return _error(f"run {run.id} has no attempt with a change", 1)
+            return fail(args, f"run {run.id} has no attempt with a change", 1)
         # Raw on purpose: this is for `| git apply`, and a terminal is not where it is meant to go.
         sys.stdout.write(best.code if not sys.stdout.isatty() else terminal_safe(best.code))
         return 0

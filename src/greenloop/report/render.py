@@ -6,11 +6,8 @@ Autoescaping is on: candidate code, output and feedback are shown as text, never
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -120,15 +117,3 @@ def index_page(store: Store) -> str:
         runs=store.run_rows(50), benches=store.bench_rows(20), store_path=str(store.path), **_common(True))
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # a report is for sharing; mkstemp made it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
