@@ -21,7 +21,8 @@ SLUG_HONEST = "def slugify(text):\n    return '-'.join(text.lower().split())\n"
 SEARCH = '''
 import glob, os, socket
 # Built at run time, so that the candidate's own file does not hold them.
-NEEDLES = ("hello" + "-world", "def " + "test_basic", "test_" + "slugger")
+# (Not the file's name: greenloop's own README, installed with it, mentions test_slugger.py.)
+NEEDLES = ("hello" + "-world", "def " + "test_basic")
 def _read(path):
     try:
         with open(path, "rb") as f:
