@@ -326,6 +326,9 @@ def serve_forker(control: socket.socket) -> None:  # pragma: no cover - runs in 
     """Fork one candidate per request (`{"dir", "limits"}` plus the call socket and the output
     file as descriptors) and answer with its pid. Never returns."""
     signal.signal(signal.SIGCHLD, _reap)
+    from greenloop.execute.landlock import abi_version, readable_roots
+
+    abi_version(), readable_roots()  # worked out once here, inherited by every candidate
     while True:
         try:
             message, fds, _flags, _addr = socket.recv_fds(control, 65536, 2)
@@ -379,7 +382,9 @@ def _candidate(call_fd: int, out_fd: int, control_fd: int, request: dict[str, An
     os.chdir(directory)
     sys.path.insert(0, directory)
     from greenloop.execute.confine import confine_candidate
+    from greenloop.execute.landlock import fence
 
+    fence(directory)  # reads the system and Python only; writes here only; signals no one above it
     confine_candidate()
     sock = socket.socket(fileno=call_fd)
     server = Server(sock)

@@ -326,6 +326,10 @@ def _child(worker: Worker, write_fd: int, job_fd: int, key: bytes, out: int,
         if not chunks:
             os._exit(0)  # the worker is going away
         job = json.loads(b"".join(chunks))
+        if call is None:
+            from greenloop.execute.landlock import fence
+
+            fence(scratch)  # the shared judge runs the candidate in this process: it writes here only
         from greenloop.execute import session
 
         if call is not None:
