@@ -396,11 +396,11 @@ def main() -> None:
     zygote.serve(socket.socket(fileno=0))
 
 
-def serve(channel: socket.socket, slot: tuple[str, Any] | None, root: str) -> None:
+def serve(channel: socket.socket, slot: tuple[str, Any] | None, root: str, forker: Forker | None = None) -> None:
     """One worker, forked from the zygote: its task and jobs arrive on `channel`."""
     set_subreaper()  # not inherited from the zygote: a job's orphans must stay in this tree
     # Forked before the task (the tests) is read: candidates come from a process that never held them.
-    forker = Forker()
+    forker = forker or Forker()
     requests = channel.makefile("rb")
     protocol = channel.makefile("wb")
 

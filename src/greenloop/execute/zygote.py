@@ -144,10 +144,38 @@ def serve(control: socket.socket) -> None:  # pragma: no cover - runs in the zyg
             f.write("[pytest]\n")
         slots[number] = session.prepare_directory(scratch)
 
+    def fork_spare() -> tuple[int, socket.socket]:
+        """A worker forked ahead of its request, its forker forked too: it waits for its socket."""
+        free = [n for n in sorted(slots) if n not in busy.values()]
+        if not free:
+            configure(len(slots))
+            free = [len(slots) - 1]
+        number = free[0]
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                control.close()
+                mine.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                forker = worker.Forker()  # before any test file exists in this process
+                _message, fds, _flags, _addr = socket.recv_fds(theirs, 64, 1)
+                theirs.close()
+                if fds:
+                    scratch = os.path.join(base, f"slot-{number}", "run")
+                    worker.serve(socket.socket(fileno=fds[0]), (scratch, slots[number]),
+                                 os.path.join(base, f"worker-{os.getpid()}"), forker)
+            finally:
+                os._exit(0)
+        theirs.close()
+        busy[pid] = number
+        return pid, mine
+
     for number in range(_SLOTS_READY):
         configure(number)
     gc.collect()
     gc.freeze()
+    spare = fork_spare()
     control.send(b"ready")
     while True:
         try:
@@ -159,24 +187,18 @@ def serve(control: socket.socket) -> None:  # pragma: no cover - runs in the zyg
         _reap(busy)
         if base.startswith("/tmp/") and _tmpfs_half_full():
             os._exit(0)  # files candidates left hold the sandbox's memory: greenloop starts a fresh one
-        free = [n for n in sorted(slots) if n not in busy.values()]
-        if not free:
-            configure(len(slots))
-            free = [len(slots) - 1]
-        number = free[0]
-        pid = os.fork()
-        if pid == 0:
-            try:
-                control.close()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                scratch = os.path.join(base, f"slot-{number}", "run")
-                worker.serve(socket.socket(fileno=fds[0]), (scratch, slots[number]),
-                             os.path.join(base, f"worker-{os.getpid()}"))
-            finally:
-                os._exit(0)
+        if spare[0] not in busy:  # the spare died (a candidate of another worker killed it)
+            spare[1].close()
+            spare = fork_spare()
+        pid, channel = spare
+        try:
+            socket.send_fds(channel, [b"worker"], [fds[0]])
+        except OSError:
+            pid = 0
+        channel.close()
         os.close(fds[0])
-        busy[pid] = number
-        control.send(str(pid).encode())
+        control.send(str(pid).encode() if pid else b"")
+        spare = fork_spare()  # for the next request, while this worker starts
 
 
 def _reap(busy: dict[int, int]) -> None:  # pragma: no cover - runs in the zygote
