@@ -271,3 +271,69 @@ def test_expected_values_read_when_the_test_module_is_imported_are_protected(tmp
     assert_not_green_and_untouched(repo, before, proc)
     attempt = attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])[1]
     assert "src/shop/expected.json is test data" in str(attempt["feedback"])
+
+
+def test_a_conftest_created_at_run_time_behind_a_symlinked_test_dir_is_refused(tmp_path: Path) -> None:
+    """Importing the package (from the first test module) writes `tests/zz/conftest.py` before pytest
+    reaches `tests/zz`; that conftest's hook wrapper would turn every report into a pass. With
+    `tests` a symlink to `testsuite`, read-only binds resolve the link, and a run that created a
+    conftest.py anywhere in the copy is not sound. The words are built with join so that the
+    screening lets it run: this is about the run itself."""
+    files = {**PACKAGE, "testsuite/test_basic.py": "from shop.labels import label\n\n\n"
+                                                   "def test_label():\n    assert label('ab') == 'Ab'\n",
+             "testsuite/zz/test_cart.py": PACKAGE["tests/test_cart.py"]}
+    del files["tests/test_cart.py"]
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "tests").symlink_to("testsuite")
+    repo = make_repo(tmp_path / "repo", files)
+    before = tree_state(repo)
+    hook = ("import PG\\n@PG.HookimplMarker(\"PT\")(hookwrapper=True)\\n"
+            "def PT_runtest_makereport(item, call):\\n    out = yield\\n    rep = out.get_result()\\n"
+            "    rep.outcome = \"passed\"\\n    rep.longrepr = None\\n")
+    reply = block(CART, "def total(prices, discount=0):",
+                  "import os\n\ntry:\n    with open(os.path.join(os.path.dirname(__file__), '..', '..', ''.join(['te', 'sts']), "
+                  "'zz', ''.join(['con', 'fte', 'st.p', 'y'])), 'w') as _f:\n"
+                  f"        _f.write('{hook}'.replace('PT', ''.join(['py', 'te', 'st'])).replace('PG', "
+                  "''.join(['plu', 'ggy'])))\nexcept OSError as _e:\n    WROTE = repr(_e)\nelse:\n    WROTE = 'wrote'\n\n\n"
+                  "def total(prices, discount=0):")
+    proc = run_fix(repo, script(tmp_path, reply), "pytest", "tests", extra=("--max-calls", "1"))
+    assert_not_green_and_untouched(repo, before, proc)
+    attempt = attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])[1]
+    assert attempt["kind"] == "model", attempt["feedback"]  # it ran: the read-only mount stopped it
+
+
+def test_the_reviewed_diff_is_printed_without_terminal_escapes(tmp_path: Path) -> None:
+    """--dry-run / --confirm print the verified diff: an ESC sequence in a comment could erase the
+    line above it on the user's terminal, hiding it from the review."""
+    repo = make_repo(tmp_path / "repo", PACKAGE)
+    hidden = "    import subprocess  # runs at every call\n    # \x1b[1A\x1b[2K\x1b[1A"
+    reply = block(CART, BUG, hidden + "\n" + BUG.replace(" - 1", ""))
+    proc = run_fix(repo, script(tmp_path, reply), extra=("--max-calls", "1", "--dry-run"))
+    assert json.loads(proc.stdout)["status"] == "green", proc.stderr[-2000:]
+    assert "\x1b" not in proc.stderr and "\\x1b[1A" in proc.stderr
+
+
+def test_the_script_a_makefile_recipe_runs_is_protected(tmp_path: Path) -> None:
+    """`make test` runs `python tools/check.py`: the script judges the code as a test does, so the
+    assert in it may not be rewritten."""
+    files = {**PACKAGE, "Makefile": "test:\n\tPYTHONPATH=src python tools/check.py\n",
+             "tools/check.py": "from shop import total\n\nassert total([1, 2, 3]) == 6, total([1, 2, 3])\nprint('ok')\n"}
+    del files["tests/test_cart.py"]
+    repo = make_repo(tmp_path / "repo", files)
+    before = tree_state(repo)
+    reply = block("tools/check.py", "assert total([1, 2, 3]) == 6, total([1, 2, 3])", "assert total([1, 2, 3]) == 3.0")
+    proc = run_fix(repo, script(tmp_path, reply), "make", "test", extra=("--max-calls", "1"))
+    assert_not_green_and_untouched(repo, before, proc)
+    attempt = attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])[1]
+    assert "tools/check.py is part of the test command" in str(attempt["feedback"])
+
+
+def test_recipe_files_follow_the_named_targets_and_their_prerequisites() -> None:
+    from greenloop.repo.reach import recipe_files
+
+    makefile = ("PY = python\n\nall: test\n\ntest: lint\n\tPYTHONPATH=src python tools/check.py\n"
+                "\t@$(PY) -m tools.other --x\nlint:\n\tsh scripts/l.sh && echo\nclean:\n\trm src/shop/cart.py\n")
+    files = {"tools/check.py", "tools/other.py", "scripts/l.sh", "src/shop/cart.py"}
+    assert recipe_files(makefile, ["test"], "", files) == {"tools/check.py", "tools/other.py", "scripts/l.sh"}
+    assert recipe_files(makefile, ["clean"], "", files) == {"src/shop/cart.py"}
+    assert recipe_files(makefile, [], "", files) == {"tools/check.py", "tools/other.py", "scripts/l.sh"}

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from greenloop.cli.common import add_max_calls, fail, progress_line
+from greenloop.cli.common import add_max_calls, fail, progress_line, terminal_safe
 from greenloop.execute import ExecutorError, Limits
 from greenloop.loop.engine import RunStatus
 from greenloop.models import ModelError
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     def confirm(diff: str) -> bool:
         if status is not None:
             status.stop()
-        print(diff, flush=True)
+        print(terminal_safe(diff), flush=True)  # the change is untrusted: an escape could hide a line of it
         return input("apply this change? [y/N] ").strip().lower() in ("y", "yes")
 
     try:
@@ -111,7 +111,11 @@ def run(args: argparse.Namespace) -> int:
     except (ExecutorError, RuntimeError) as exc:
         return fail(args, str(exc), 3)
     if args.dry_run and result.diff and result.status is RunStatus.GREEN:
-        print(result.diff, end="" if result.diff.endswith("\n") else "\n", file=sys.stderr if args.json else sys.stdout)
+        stream = sys.stderr if args.json else sys.stdout
+        # Escaped for a terminal (an escape sequence could hide a line of the change); piped to
+        # `git apply` the patch stays byte-exact.
+        text = terminal_safe(result.diff) if stream is sys.stderr or stream.isatty() else result.diff
+        print(text, end="" if result.diff.endswith("\n") else "\n", file=stream)
     if args.json:
         print(json.dumps(result.to_json()))
     else:

@@ -9,6 +9,7 @@ command is one test: its exit status, with the tail of its output as the feedbac
 
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
 from collections.abc import Iterable
@@ -214,8 +215,26 @@ def execute(command: TestCommand, runner: Runner, copy: Path, collection: Collec
             return Outcome((), run.seconds, run.infrastructure, infrastructure=True, output=run.output[-2000:])
         return _plain_outcome(command, run)
     channel = Channel()
+    before = conftests(copy)
     run = runner.run(command.run_argv(plugin_names(runner)), copy, {"GREENLOOP_AUDIT": "1"}, channel)
-    return _outcome(command, runner, copy, collection, run, channel, baseline=baseline, watch=watch)
+    outcome = _outcome(command, runner, copy, collection, run, channel, baseline=baseline, watch=watch)
+    created = sorted(conftests(copy) - before)
+    if created and not outcome.problem and not outcome.infrastructure:
+        # pytest loads a conftest when it reaches its directory: one the code under test wrote during
+        # the run (behind a symlink, beside a read-only test file) could rewrite any later result.
+        return Outcome(outcome.tests, outcome.seconds, f"the run created {', '.join(created[:5])}: code under test "
+                       "may not add to the test configuration", output=outcome.output)
+    return outcome
+
+
+def conftests(copy: Path) -> set[str]:
+    """Every conftest.py in the copy (relative paths), symlinks not followed."""
+    found: set[str] = set()
+    for top, dirs, names in os.walk(copy):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        if "conftest.py" in names:
+            found.add(os.path.relpath(os.path.join(top, "conftest.py"), copy))
+    return found
 
 
 def _outcome(command: TestCommand, runner: Runner, copy: Path, collection: Collection, run: CommandRun,

@@ -166,7 +166,7 @@ class Fixer:
             outcome=outcome, test_files=self.collection.files, named=named, opened=self.collection.opened,
             files=list(self.options.files), snapshot=snapshot, read=read, cwd=self.info.cwd,
             where=(str(self.info.root), str(work)), args=self.command.path_args(), allow=self.options.allow,
-            interpreter=self.interpreter, is_link=self.scratch.is_link)
+            interpreter=self.interpreter, is_link=self.scratch.is_link, program=self.command.argv[0])
         self.editable = [p for p in snapshot if p.endswith(".py") and not self.protect(p)]
         self.snapshot = snapshot
         self.runner.readonly = self.protect.readonly(snapshot)

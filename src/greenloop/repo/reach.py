@@ -66,8 +66,9 @@ def top_packages(files: Iterable[str]) -> list[str]:
         and posixpath.basename(f) not in ("setup.py", "conftest.py", "noxfile.py", "tasks.py")]
 
 
-def command_files(args: list[str], cwd: str, files: set[str], read: Reader) -> set[str]:
-    """The test command's own files: scripts it names, Makefiles and what they include, tox/nox files."""
+def command_files(args: list[str], cwd: str, files: set[str], read: Reader, program: str = "") -> set[str]:
+    """The test command's own files: scripts it names, Makefiles and what they include (and, for
+    `make`, the scripts their recipes run), tox/nox files."""
     found: set[str] = set()
     for arg in args:
         path = posixpath.normpath(posixpath.join(cwd, arg)) if cwd else posixpath.normpath(arg)
@@ -79,15 +80,61 @@ def command_files(args: list[str], cwd: str, files: set[str], read: Reader) -> s
             if path in files:
                 found.add(path)
                 if "akefile" in name:
-                    found.update(posixpath.normpath(posixpath.join(base, inc))
-                                 for inc in makefile_includes(read(path) or ""))
+                    makefiles = [path] + [posixpath.normpath(posixpath.join(base, inc))
+                                          for inc in makefile_includes(read(path) or "")]
+                    found.update(makefiles)
+                    if posixpath.basename(program) in ("make", "gmake"):
+                        text = "\n".join(read(m) or "" for m in makefiles)
+                        found.update(recipe_files(text, [a for a in args if a not in files], base, files))
+    return found
+
+
+def recipe_files(text: str, targets: list[str], base: str, files: set[str]) -> set[str]:
+    """Repository files the recipes of these Makefile targets (the first target when none is named)
+    and of their prerequisites name: `python tools/check.py` runs a script that judges the code as
+    surely as a test does. `-m pkg.mod` names pkg/mod.py."""
+    rules: dict[str, tuple[list[str], list[str]]] = {}  # target -> (prerequisites, recipe lines)
+    order: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("\t"):
+            for target in current:
+                rules[target][1].append(line)
+            continue
+        head, colon, rest = line.partition(":")
+        if colon and not line.startswith((" ", "#")) and "=" not in head and not rest.startswith("="):
+            current = head.split()
+            for target in current:
+                rules.setdefault(target, ([], []))[0].extend(rest.split(";")[0].split())
+                if not target.startswith("."):
+                    order.append(target)
+        elif line.strip() and not line.startswith("#"):
+            current = []
+    todo = list(targets) or order[:1]
+    seen: set[str] = set()
+    found: set[str] = set()
+    while todo:
+        target = todo.pop()
+        if target in seen or target not in rules or len(seen) > 200:
+            continue
+        seen.add(target)
+        prerequisites, recipe = rules[target]
+        todo.extend(prerequisites)
+        words = " ".join(recipe).replace(";", " ").replace("&&", " ").replace("|", " ").split()
+        for i, word in enumerate(words):
+            word = word.strip("'\"@-()")
+            if i and words[i - 1] == "-m":
+                word = word.replace(".", "/") + ".py"
+            path = posixpath.normpath(posixpath.join(base, word)) if base else posixpath.normpath(word)
+            if path in files:
+                found.add(path)
     return found
 
 
 def build_policy(*, outcome: Outcome, test_files: list[str], named: list[str], opened: list[str],
                  files: list[str], snapshot: list[str], read: Reader, cwd: str, where: tuple[str, ...],
                  args: list[str], allow: tuple[str, ...], interpreter: Interpreter | None,
-                 is_link: Callable[[str], bool]) -> Policy:
+                 is_link: Callable[[str], bool], program: str = "") -> Policy:
     known = set(snapshot)
 
     def exists(path: str) -> bool:
@@ -106,8 +153,8 @@ def build_policy(*, outcome: Outcome, test_files: list[str], named: list[str], o
     dirs = {d for d in dirs if d not in test_dirs}
     return Policy(
         allowed_dirs=dirs, allowed_files=singles | set(files), tests=set(test_files) | {p for p in named if not is_dir(p)},
-        test_dirs=test_dirs, data=set(opened), command_files=command_files(args, cwd, known, read), allow=allow,
-        interpreter=interpreter, exists=exists, is_link=is_link,
+        test_dirs=test_dirs, data=set(opened), command_files=command_files(args, cwd, known, read, program),
+        allow=allow, interpreter=interpreter, exists=exists, is_link=is_link,
     )
 
 

@@ -91,6 +91,25 @@ def _python_dirs_under(root: Path, copy: Path) -> list[str]:
     return sorted(tops)
 
 
+def _readonly_binds(paths: list[str], copy: Path, root: Path) -> list[tuple[str, str, bool]]:
+    """Read-only binds for these copy-relative paths, symlinks resolved: with `tests -> testsuite`,
+    it is `testsuite` that must be read-only (a conftest created at run time in a directory behind
+    the link would be collected). A link that leads out of the copy binds nothing."""
+    base = copy.resolve()
+    binds: list[tuple[str, str, bool]] = []
+    for rel in paths:
+        if not os.path.lexists(copy / rel):
+            continue
+        real = (copy / rel).resolve()
+        try:
+            inside = real.relative_to(base)
+        except ValueError:
+            continue
+        if real.exists():
+            binds.append((str(real), str(root / inside), False))
+    return list(dict.fromkeys(binds))
+
+
 def _rlimits(limits: Limits) -> Callable[[], None]:
     def apply() -> None:  # pragma: no cover - runs in the child between fork and exec
         memory = limits.memory_mb * 1024 * 1024
@@ -143,8 +162,7 @@ class Runner:
             pairs = [("", d) for d in _python_dirs_under(self.root, copy)]
         binds: list[tuple[str, str, bool]] = [(d, d, False) for d, _ in pairs if d]
         binds.append((str(copy), str(self.root), True))
-        binds += [(str(copy / rel), str(self.root / rel), False) for rel in self.readonly
-                  if os.path.lexists(copy / rel) and not os.path.islink(copy / rel)]
+        binds += _readonly_binds(self.readonly, copy, self.root)
         binds += [(d, d, False) for _, d in pairs if d]
         if self.plugin_dir is not None:
             binds.append((str(self.plugin_dir), str(self.plugin_dir), False))
