@@ -26,7 +26,10 @@ from greenloop.execute.sandbox import worker_command
 from greenloop.execute.worker import PLACEHOLDER_MODULE
 
 _START_TIMEOUT = 60.0
-_REPLY_MARGIN = 10.0
+# A worker enforces the time limit itself and answers within milliseconds of it; one that has not
+# answered by then was stopped or starved (a candidate can SIGSTOP same-uid processes where the
+# kernel has no Landlock signal scope): its whole sandbox is killed and the candidate timed out.
+_REPLY_MARGIN = 5.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,9 @@ class TestSuite:
 
 
 class _WorkerDied(Exception):
-    pass
+    def __init__(self, why: str, silent: bool = False) -> None:
+        super().__init__(why)
+        self.silent = silent  # alive, maybe, but no answer in time
 
 
 _commands: dict[tuple[Any, str], tuple[list[str], bool]] = {}
@@ -74,7 +79,7 @@ class _Worker:
         self.judge = judge
         self.channel: socket.socket | None = None
         for attempt in range(2):
-            the_zygote = zygote.get(argv, self.sandboxed)
+            self.zygote = the_zygote = zygote.get(argv, self.sandboxed)
             try:
                 self.channel = the_zygote.spawn()
                 break
@@ -113,7 +118,7 @@ class _Worker:
             sel.register(self.channel, selectors.EVENT_READ)
             if not sel.select(timeout):
                 self.close()
-                raise _WorkerDied(f"no answer within {timeout:.0f}s")
+                raise _WorkerDied(f"no answer within {timeout:.0f}s", silent=True)
         try:
             line = self.replies.readline()
         except OSError:
@@ -255,6 +260,12 @@ class WorkerPool:
             except _WorkerDied as exc:
                 why = str(exc)
                 self._release(worker, healthy=False)
+                if exc.silent:
+                    # Killed host-side with everything in its sandbox (the zygote too: a candidate
+                    # that stopped its worker may have stopped every process there); the next
+                    # worker starts from a fresh zygote. The candidate is not run again.
+                    worker.zygote.close()
+                    return {"tests": [], "problem": f"the candidate timed out: its worker gave {why} and was killed"}
                 continue
             self._release(worker, healthy=not reply.get("infrastructure"))
             return reply
