@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from security.test_redteam_repo import CART, code_change, run_fix
+from security.test_redteam_repo import CART, code_change, create, run_fix
 from test_repo_fix import BUG, FIX_REPLY, PACKAGE, attempts_of, block, make_repo, script, tree_state
 
 # Wraps the report plugin's `send` so that every phase says "passed", then ends the process with
@@ -337,3 +337,42 @@ def test_recipe_files_follow_the_named_targets_and_their_prerequisites() -> None
     assert recipe_files(makefile, ["test"], "", files) == {"tools/check.py", "tools/other.py", "scripts/l.sh"}
     assert recipe_files(makefile, ["clean"], "", files) == {"src/shop/cart.py"}
     assert recipe_files(makefile, [], "", files) == {"tools/check.py", "tools/other.py", "scripts/l.sh"}
+
+
+def test_an_untracked_binary_file_is_never_overwritten_as_if_new(tmp_path: Path) -> None:
+    """A file that is not UTF-8 is not absent: an empty SEARCH that 'creates' it is refused, and the
+    apply treats such a file as a conflict, so the user's uncommitted bytes stay."""
+    repo = make_repo(tmp_path / "repo", PACKAGE)
+    (repo / "src/shop/weights.dat").write_bytes(b"\xff\xfe precious, never committed")
+    proc = run_fix(repo, script(tmp_path, FIX_REPLY + create("src/shop/weights.dat", "x")), extra=("--max-calls", "1"))
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert (repo / "src/shop/weights.dat").read_bytes() == b"\xff\xfe precious, never committed"
+    attempt = attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])[1]
+    assert "src/shop/weights.dat is a binary file" in str(attempt["feedback"])
+
+
+def test_a_file_that_is_not_utf8_is_a_conflict_when_applying(tmp_path: Path) -> None:
+    from greenloop.repo.usertree import apply_to_tree
+
+    (tmp_path / "data.txt").write_bytes(b"\xff\xfe")
+    assert apply_to_tree(tmp_path, {"data.txt": "x"}, {"data.txt": None}) == ["data.txt"]
+    assert (tmp_path / "data.txt").read_bytes() == b"\xff\xfe"
+
+
+@pytest.mark.parametrize("path", ["src/shop/t\u00e9st_util.py", "src/shop/notes.log"], ids=["non-ascii", "ignored"])
+def test_a_legitimate_new_file_with_a_non_ascii_or_ignored_name_is_applied(tmp_path: Path, path: str) -> None:
+    """git quotes a non-ASCII name as octal UTF-8 bytes (decoded as such now); a new file the
+    repository's .gitignore matches is still added to the private diff (`git add -N -f`)."""
+    repo = make_repo(tmp_path / "repo", {**PACKAGE, ".gitignore": "*.log\n"})
+    proc = run_fix(repo, script(tmp_path, FIX_REPLY + create(path, "x = 1")), extra=("--max-calls", "1"))
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 0 and result["applied"] is True, (proc.returncode, result["message"])
+    assert (repo / path).read_text() == "x = 1\n" or (repo / path).read_text() == "x = 1"
+
+
+def test_diff_paths_decodes_quoted_utf8_names() -> None:
+    from greenloop.repo.apply import diff_paths
+
+    diff = ('diff --git "a/src/t\\303\\251st.py" "b/src/t\\303\\251st.py"\nnew file mode 100644\n'
+            "diff --git a/x.py b/x.py\n")
+    assert diff_paths(diff) == ["src/t\u00e9st.py", "x.py"]

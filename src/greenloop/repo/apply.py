@@ -28,7 +28,9 @@ def diff_paths(diff: str) -> list[str]:
         if line.startswith("diff --git "):
             rest = line[len("diff --git "):]
             if rest.startswith('"'):
-                found.add(rest[1:].split('"', 1)[0].encode("latin-1", "replace").decode("unicode_escape")[2:])
+                # git quotes a name's UTF-8 bytes as octal escapes: back to bytes, then UTF-8.
+                quoted = rest[1:].split('"', 1)[0].encode("latin-1", "backslashreplace").decode("unicode_escape")
+                found.add(quoted.encode("latin-1", "replace").decode("utf-8", "replace")[2:])
             else:
                 found.add(rest[2:(len(rest) - 1) // 2])
     return sorted(found)

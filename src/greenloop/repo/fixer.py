@@ -314,8 +314,9 @@ class Fixer:
             edit = apply_reply(completion.text, read=self._read(parent.edits), protect=self.protect,
                                editable=[f.path for f in context.files],
                                keep=context.wanted() if self.format == "whole" else None)
-            for path in [p for p in edit.changes if self.protect(p)]:  # every path, whichever way it came
-                edit.refused.append(self.protect(path) or path)
+            for path in [p for p in edit.changes if self.protect(p) or self.scratch.binary(p)]:  # every path
+                edit.refused.append(self.protect(path) or f"{path} is a binary file (not UTF-8 text); it is never "
+                                    "written")
                 del edit.changes[path]
             edits = {p: t for p, t in {**parent.edits, **edit.changes}.items() if t != self.scratch.original(p)}
             tampering = screen_all(edits, {p: self.scratch.original(p) for p in edits})

@@ -19,13 +19,18 @@ from pathlib import Path
 
 from greenloop.repo.workspace import GitError, RepoError, RepoInfo, UnsafePath, _git, _safe
 
+_UNDECODABLE = "\x00greenloop: not UTF-8\x00"  # equal to no original: an undecodable file is a conflict
+
 
 def _read_exact(path: Path) -> str | None:
+    """The file's text, None when it is missing; a file that is not UTF-8 is not missing."""
     try:
         with open(path, encoding="utf-8", newline="") as f:
             return f.read()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, UnicodeDecodeError):
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+    except UnicodeDecodeError:
+        return _UNDECODABLE
 
 
 @contextmanager

@@ -180,6 +180,7 @@ class Scratch:
         self.work = self.dir / "work"
         self.gitdir = self.dir / "git"
         self._originals: dict[str, str | None] = {}
+        self._binary: set[str] = set()  # in the snapshot, but not UTF-8 text
         self._loaded = False
         self._fresh = 0
 
@@ -244,6 +245,14 @@ class Scratch:
                 self._originals[path] = raw.decode("utf-8")
             except UnicodeDecodeError:
                 self._originals[path] = None
+                self._binary.add(path)
+
+    def binary(self, path: str) -> bool:
+        """Whether the snapshot holds this path as a file that is not UTF-8 text (which `original`
+        reports as None, like a missing one: writing it would overwrite bytes never shown)."""
+        if not self._loaded:
+            self._load()
+        return path in self._binary
 
     def files(self) -> list[str]:
         return [p for p in self._git("ls-files", "-z").decode().split("\0") if p]
@@ -272,7 +281,7 @@ class Scratch:
             return ""
         new = [p for p in edits if self.original(p) is None]
         if new:
-            self._git("add", "-N", "--", *new)
+            self._git("add", "-N", "-f", "--", *new)  # -f: a new file the repository ignores is still new
         return self._git(*_DIFF, "HEAD", "--", *sorted(edits)).decode("utf-8", "replace")
 
     def changed(self, work: Path) -> list[str]:
