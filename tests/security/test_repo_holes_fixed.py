@@ -376,3 +376,20 @@ def test_diff_paths_decodes_quoted_utf8_names() -> None:
     diff = ('diff --git "a/src/t\\303\\251st.py" "b/src/t\\303\\251st.py"\nnew file mode 100644\n'
             "diff --git a/x.py b/x.py\n")
     assert diff_paths(diff) == ["src/t\u00e9st.py", "x.py"]
+
+
+@pytest.mark.parametrize("how", ["closest_lines", "show_request", "edit"])
+def test_an_ignored_file_holding_a_token_is_never_quoted_into_the_store(tmp_path: Path, how: str) -> None:
+    """A git-ignored `local_settings.py` is still copied (the code may import it) but text that
+    looks like a credential in a file git does not track is never shown: not as a SEARCH block's
+    closest lines, not for `SHOW path`, and the file may not be written."""
+    token = "tok-9d2e61-do-not-leak"
+    repo = make_repo(tmp_path / "repo", {**PACKAGE, ".gitignore": "src/shop/local_settings.py\n"})
+    (repo / "src/shop/local_settings.py").write_text(f'API_TOKEN = "{token}"\n')
+    probe = {"closest_lines": block("src/shop/local_settings.py", 'API_TOKEN = "guess"', 'API_TOKEN = "x"'),
+             "show_request": "SHOW src/shop/local_settings.py\n",
+             "edit": create("src/shop/local_settings.py", 'API_TOKEN = "x"')}[how]
+    proc = run_fix(repo, script(tmp_path, probe, FIX_REPLY), extra=("--max-calls", "2"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert token.encode() not in (tmp_path / "runs.db").read_bytes()
+    assert token in (repo / "src/shop/local_settings.py").read_text()

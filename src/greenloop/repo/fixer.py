@@ -314,9 +314,8 @@ class Fixer:
             edit = apply_reply(completion.text, read=self._read(parent.edits), protect=self.protect,
                                editable=[f.path for f in context.files],
                                keep=context.wanted() if self.format == "whole" else None)
-            for path in [p for p in edit.changes if self.protect(p) or self.scratch.binary(p)]:  # every path
-                edit.refused.append(self.protect(path) or f"{path} is a binary file (not UTF-8 text); it is never "
-                                    "written")
+            for path in [p for p in edit.changes if self.protect(p) or self.scratch.unwritable(p)]:  # every path
+                edit.refused.append(self.protect(path) or self.scratch.unwritable(path) or path)
                 del edit.changes[path]
             edits = {p: t for p, t in {**parent.edits, **edit.changes}.items() if t != self.scratch.original(p)}
             tampering = screen_all(edits, {p: self.scratch.original(p) for p in edits})

@@ -11,6 +11,7 @@ whatever the previous run wrote, and diffs come from git. The user's repository 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -24,6 +25,10 @@ from greenloop.task import TaskError
 
 _IGNORED_FILE_LIMIT = 1 << 20  # ignored files (generated _version.py, built .so) are copied up to 1 MiB
 # Of ignored files, only what an import may need (generated modules, built extensions).
+# An assignment of a credential-like name to a literal, or a private key: in a file git does not
+# track, such text is the user's own secret and is never shown to the model or stored.
+_SECRET_TEXT = re.compile(r"""(?im)^[^#\n]*?\w*(token|secret|passw(or)?d|api_?key|private_?key|credential|auth)\w*"""
+                          r"""['"]?\s*[:=]\s*[rbuf]?['"][^'"\s]{6,}['"]|-----BEGIN [A-Z ]*PRIVATE KEY-----""")
 _IGNORED_KINDS = (".py", ".pyi", ".so", ".pyd", ".dylib", ".typed")
 # The repository's .gitattributes must not change what the snapshot holds (eol, filters) or hide a
 # change from the diff (`binary`, `-diff`): the private git dir's own attributes win over them.
@@ -181,6 +186,8 @@ class Scratch:
         self.gitdir = self.dir / "git"
         self._originals: dict[str, str | None] = {}
         self._binary: set[str] = set()  # in the snapshot, but not UTF-8 text
+        self._untracked: set[str] = set()  # in the snapshot, but not tracked by the user's git
+        self._secret: set[str] = set()  # untracked or ignored, and holding what looks like a credential
         self._loaded = False
         self._fresh = 0
 
@@ -195,6 +202,8 @@ class Scratch:
 
         self.work.mkdir()
         kept, ignored = _listing(self.info.root)
+        others = _git(["ls-files", "-z", "--others", "--exclude-standard"], self.info.root).decode().split("\0")
+        self._untracked = {p for p in others if p} | set(ignored)
         _git(["init", "-q", str(self.gitdir), "--bare"], self.dir, _PRIVATE_ENV)
         self._git("config", "core.bare", "false")
         (self.gitdir / "info").mkdir(exist_ok=True)
@@ -246,6 +255,10 @@ class Scratch:
             except UnicodeDecodeError:
                 self._originals[path] = None
                 self._binary.add(path)
+                continue
+            if path in self._untracked and _SECRET_TEXT.search(self._originals[path] or ""):
+                self._originals[path] = None  # never quoted (SHOW, closest lines, context)
+                self._secret.add(path)
 
     def binary(self, path: str) -> bool:
         """Whether the snapshot holds this path as a file that is not UTF-8 text (which `original`
@@ -253,6 +266,14 @@ class Scratch:
         if not self._loaded:
             self._load()
         return path in self._binary
+
+    def unwritable(self, path: str) -> str | None:
+        """Why a file `original` does not show may not be written either, or None."""
+        if self.binary(path):
+            return f"{path} is a binary file (not UTF-8 text); it is never written"
+        if path in self._secret:
+            return f"{path} is not tracked by git and looks like it holds secrets; it is never shown or written"
+        return None
 
     def files(self) -> list[str]:
         return [p for p in self._git("ls-files", "-z").decode().split("\0") if p]
