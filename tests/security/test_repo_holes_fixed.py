@@ -393,3 +393,41 @@ def test_an_ignored_file_holding_a_token_is_never_quoted_into_the_store(tmp_path
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert token.encode() not in (tmp_path / "runs.db").read_bytes()
     assert token in (repo / "src/shop/local_settings.py").read_text()
+
+
+def test_no_more_processes_than_the_limit(tmp_path: Path) -> None:
+    """FixOptions.limits.max_processes (64) bounds the test command: a fork bomb's forks fail.
+    Bounded here: 150 short sleeps."""
+    repo = make_repo(tmp_path / "repo", PACKAGE)
+    reply = code_change("""import subprocess
+kids = []
+for _ in range(150):
+    try:
+        kids.append(subprocess.Popen(['sleep', '3']))
+    except OSError:
+        break
+raise RuntimeError('PROBE-nproc %d' % len(kids))""")
+    proc = run_fix(repo, script(tmp_path, reply), extra=("--max-calls", "1"))
+    feedback = str(attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])[1]["feedback"])
+    assert "PROBE-nproc" in feedback
+    started = int(feedback.split("PROBE-nproc ")[1].split()[0].strip("'\""))
+    assert started <= 64, feedback[:400]
+
+
+def test_a_run_that_fills_the_disk_is_stopped_and_not_green(tmp_path: Path) -> None:
+    """The copy is on the host's disk and RLIMIT_FSIZE bounds one file only: a run that writes more
+    than 4 x the file size limit (256 MiB) into the copy is stopped, with feedback saying why.
+    Bounded here: at most 12 x 30 MiB, deleted with the copy."""
+    repo = make_repo(tmp_path / "repo", PACKAGE)
+    reply = code_change("""import os, time
+for n in range(12):
+    with open(os.path.join(os.path.dirname(__file__), 'fill%d.bin' % n), 'wb') as f:
+        f.write(b'0' * (30 << 20))
+        f.flush()
+        os.fsync(f.fileno())
+    time.sleep(0.2)""")
+    proc = run_fix(repo, script(tmp_path, reply), extra=("--max-calls", "1"))
+    result = json.loads(proc.stdout)
+    assert result["status"] != "green"
+    feedback = str(attempts_of(tmp_path, result["run_id"])[1]["feedback"])
+    assert "wrote more than 256 MiB into the repository's copy" in feedback, feedback[:600]

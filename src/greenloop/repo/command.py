@@ -244,7 +244,7 @@ def _outcome(command: TestCommand, runner: Runner, copy: Path, collection: Colle
     report = group(channel.records)
     tail = "\n".join(run.output.strip().splitlines()[-15:])
     outcome = judge(report, collection.ids, None if baseline else collection.skipped, exit_code=run.exit_code,
-                    timed_out=run.timed_out, timeout=runner.limits.timeout, channel_problem=channel.problem,
+                    timed_out=run.timed_out, timeout=runner.limits.timeout, channel_problem=run.problem or channel.problem,
                     output=tail, errors=tuple(collection.errors))
     roots = (str(runner.root), str(copy))
     tests = tuple(TestResult(t.test_id, t.status, t.message, trim_traceback(t.traceback, roots), duration=t.duration)
@@ -266,6 +266,8 @@ def _plain_outcome(command: TestCommand, run: CommandRun) -> Outcome:
     tail = "\n".join(run.output.strip().splitlines()[-30:])[-3000:]
     if run.timed_out:
         status, message = TestStatus.TIMEOUT, "timed out"
+    elif run.problem:
+        status, message = TestStatus.FAILED, run.problem
     elif run.exit_code == 0:
         status, message = TestStatus.PASSED, ""
     else:

@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from greenloop.execute.outcome import Limits
-from greenloop.execute.sandbox import SandboxWarning, bwrap_argv, bwrap_problem, sandbox_command, unsandboxed_env
+from greenloop.execute.sandbox import (
+    SandboxWarning,
+    bwrap_argv,
+    bwrap_problem,
+    sandbox_command,
+    sandbox_owner,
+    unsandboxed_env,
+)
 from greenloop.repo.interpreter import Interpreter
 from greenloop.repo.results import Channel
 
@@ -41,6 +48,7 @@ class CommandRun:
     seconds: float
     timed_out: bool = False
     infrastructure: str = ""  # set when the sandbox itself failed, not the command
+    problem: str = ""  # set when greenloop stopped the command for something it did (filling the disk)
 
 
 def interpreter_bin() -> str:
@@ -110,7 +118,26 @@ def _readonly_binds(paths: list[str], copy: Path, root: Path) -> list[tuple[str,
     return list(dict.fromkeys(binds))
 
 
+def _tasks_of(uid: int) -> int:
+    """How many tasks (threads included) the user `uid` runs now: RLIMIT_NPROC counts them all."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                pass
+    return count
+
+
 def _rlimits(limits: Limits) -> Callable[[], None]:
+    # RLIMIT_NPROC is per user, not per process tree: the command may start `max_processes` more
+    # than its user runs now (the sandbox's uid as root, else the user's own; root is exempt).
+    owner = sandbox_owner()
+    uid = owner[0] if owner else os.getuid()
+    processes = (_tasks_of(uid) if uid else 0) + limits.max_processes
+
     def apply() -> None:  # pragma: no cover - runs in the child between fork and exec
         memory = limits.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -118,6 +145,7 @@ def _rlimits(limits: Limits) -> Callable[[], None]:
         size = limits.file_size_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
     return apply
 
@@ -210,9 +238,9 @@ class Runner:
                 return CommandRun(-1, str(exc), 0.0, infrastructure=f"could not start {argv[0]}: {exc}")
             if channel:
                 channel.started()
-            timed_out = False
+            timed_out, problem = False, ""
             try:
-                code = proc.wait(timeout=self.limits.timeout)
+                code, problem = self._wait(proc, copy, started)
             except subprocess.TimeoutExpired:
                 timed_out, code = True, -1
             finally:
@@ -226,7 +254,37 @@ class Runner:
         infrastructure = ""
         if self.sandboxed and code != 0 and output.startswith("bwrap:"):
             infrastructure = output.strip().splitlines()[0]
-        return CommandRun(code, output, seconds, timed_out, infrastructure)
+        return CommandRun(code, output, seconds, timed_out, infrastructure, problem)
+
+    def _wait(self, proc: subprocess.Popen[bytes], copy: Path, started: float) -> tuple[int, str]:
+        """The exit status; raises TimeoutExpired at the timeout. The copy lies on the host's disk and
+        RLIMIT_FSIZE bounds one file only: a run whose writes take more than `disk_limit()` of the
+        copy's filesystem is stopped (the drop in free space is what it wrote, or near enough)."""
+        limit = self.disk_limit()
+        free = _free(copy)
+        while True:
+            left = self.limits.timeout - (time.monotonic() - started)
+            if left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, self.limits.timeout)
+            try:
+                return proc.wait(timeout=min(0.25, left)), ""
+            except subprocess.TimeoutExpired:
+                pass
+            if free - _free(copy) > limit:
+                _kill_group(proc)
+                return -1, (f"the test run wrote more than {limit >> 20} MiB into the repository's copy and was "
+                            "stopped: code under test may not fill the disk")
+
+    def disk_limit(self) -> int:
+        return 4 * self.limits.file_size_mb << 20
+
+
+def _free(path: Path) -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
