@@ -431,3 +431,14 @@ for n in range(12):
     assert result["status"] != "green"
     feedback = str(attempts_of(tmp_path, result["run_id"])[1]["feedback"])
     assert "wrote more than 256 MiB into the repository's copy" in feedback, feedback[:600]
+
+
+@pytest.mark.parametrize("path", ["src/shop/cart.py/evil.py", "src/shop/" + "a" * 300 + ".py"],
+                         ids=["file-as-directory", "name-too-long"])
+def test_a_path_the_filesystem_refuses_is_feedback_for_that_reply(tmp_path: Path, path: str) -> None:
+    """One reply naming an impossible path (through an existing file, a name too long) is feedback;
+    the next reply's fix is applied."""
+    repo = make_repo(tmp_path / "repo", PACKAGE)
+    proc = run_fix(repo, script(tmp_path, create(path, "x = 1"), FIX_REPLY), extra=("--max-calls", "2"))
+    assert proc.returncode == 0, (proc.returncode, proc.stdout[-600:])
+    assert json.loads(proc.stdout)["applied"] is True

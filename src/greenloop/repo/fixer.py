@@ -337,7 +337,17 @@ class Fixer:
             if key in seen:
                 outcome, diff, kind = seen[key].outcome, seen[key].diff, "duplicate"
             else:
-                outcome, diff = self._run(edits)
+                try:
+                    outcome, diff = self._run(edits)
+                except OSError as exc:  # a path the filesystem refuses: a file used as a directory, a long name
+                    where = str(exc.filename or "").replace(str(self.scratch.work) + "/", "")
+                    why = f"- the change could not be written: {exc.strerror or exc}: {where}"
+                    self.errors[parent.n] = why
+                    self._record(store, result, _Candidate(result.attempts, parent.edits, parent.outcome, why),
+                                 "edit-error", msgs, completion.text, parent=parent.n,
+                                 usage=(usage.prompt_tokens, usage.completion_tokens, usage.seconds))
+                    self._report(result, started)
+                    continue
                 kind = "model"
                 if outcome.infrastructure:
                     return RunStatus.ERROR, f"the sandbox failed: {outcome.problem}", None

@@ -315,7 +315,10 @@ class Scratch:
         return sorted(p for p in out.decode("utf-8", "replace").split("\0") if p)
 
     def is_link(self, path: str) -> bool:
-        return (self.work / path).is_symlink()
+        try:
+            return (self.work / path).is_symlink()
+        except OSError:  # a name too long for the filesystem: not a link (writing it fails as feedback)
+            return False
 
     def fresh(self, edits: dict[str, str]) -> Path:
         """A new directory holding the snapshot plus `edits`, for the clean re-run of a green candidate."""
