@@ -158,6 +158,22 @@ def test_deleting_a_test_before_collection_with_import_time_use(judge: str) -> N
         assert p.run(HONEST).green
 
 
+def test_shortening_the_tests_own_cases_at_import_time_in_the_shared_judge() -> None:
+    # Import-time use of the target (collected per candidate) and the tests' own list of cases:
+    # a shared-judge candidate drops the case it fails from that list while the test module imports it.
+    tests = ("import pytest\n\nCASES = [('A', 'a'), ('B C', 'b-c')]\nfrom slugger import slugify  # noqa: E402\n\n"
+             "@pytest.mark.parametrize('fn', [slugify])\n@pytest.mark.parametrize('text, want', CASES)\n"
+             "def test_cases(fn, text, want):\n    assert fn(text) == want\n")
+    code = ("import sys\nframe = sys._getframe()\nwhile frame is not None:\n"
+            "    cases = frame.f_globals.get('CASES')\n    if isinstance(cases, list):\n        del cases[1:]\n"
+            "    frame = frame.f_back\n"
+            "def slugify(text):\n    return text.lower()\n")
+    with WorkerPool(TestSuite(tests, "test_slugger.py", "slugger"), Limits(timeout=5), judge="shared") as p:
+        outcome = p.run(code)
+        assert not outcome.green and "not collected" in outcome.problem, outcome
+        assert p.run(HONEST).green
+
+
 def test_forging_records_with_the_recorders_own_signer(pool: WorkerPool) -> None:
     not_green(pool, "import gc, sys\n"
                     "def slugify(text):\n    senders = []\n    for obj in gc.get_objects():\n"

@@ -8,6 +8,7 @@ many candidates, and closes workers left idle too long.
 from __future__ import annotations
 
 import ast
+import collections
 import json
 import os
 import queue
@@ -301,9 +302,13 @@ class WorkerPool:
             missing = [t for t in expected if t not in seen]
         else:
             # Tests that use the target at import time may be parametrized differently per
-            # candidate; every test function collected against the placeholder must still be there.
-            seen = {_base(t) for t in seen}
-            missing = sorted({_base(t) for t in expected} - seen)
+            # candidate; every test function collected against the placeholder must still be
+            # there, with at least as many cases (the placeholder's values give one case, the
+            # tests' own lists all of theirs, which a candidate could otherwise shorten).
+            want = collections.Counter(_base(t) for t in expected)
+            got = collections.Counter(_base(t) for t in seen)
+            missing = [f"{base}[case {i + 1} of {count}]" if count > 1 else base
+                       for base, count in sorted(want.items()) for i in range(got[base], count)]
         if missing and not outcome.infrastructure:
             extra = tuple(TestResult(t, TestStatus.NOT_RUN, "never ran") for t in missing)
             problem = outcome.problem or f"{len(missing)} expected test(s) were not collected"
