@@ -177,6 +177,12 @@ class _Finder(ast.NodeVisitor):
             self.add("reads or changes sys.path (where modules are imported from)", node)
         self.generic_visit(node)
 
+    def visit_MatchClass(self, node: ast.MatchClass) -> None:
+        # `case object(_exit=f)` reads an attribute without an Attribute node.
+        for attr in node.kwd_attrs:
+            self.add(_ATTRS.get(attr) or (f"matches on {attr}" if attr.startswith("__") else None), node)
+        self.generic_visit(node)
+
     def visit_Name(self, node: ast.Name) -> None:
         self.add(_NAMES.get(node.id), node)
         if node.id in _DYNAMIC and id(node) not in self.called:
