@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ import pytest
 from conftest import SLUG_TESTS
 from greenloop.api import solve
 from greenloop.models import Completion, ModelCallFailed
+from greenloop.models.batched import Generated
 from greenloop.models.local import LocalModel
 from greenloop.store import Store
 from greenloop.task import Budget
@@ -123,15 +124,22 @@ def test_a_run_at_parallel_4_records_every_call_once(tmp_path: Path, model: Loca
 
 def test_cancel_ends_only_the_calling_threads_calls(model: LocalModel) -> None:
     decoder = model._load()
-    prompt = decoder.tokenize("<|im_start|>user\nCount from one to a thousand in words.<|im_end|>\n<|im_start|>assistant\n")
-    others = decoder.submit(prompt, temperature=0.8, max_tokens=40, seed=1)
-    mine = [decoder.submit(prompt, temperature=0.8, max_tokens=600, seed=s) for s in (2, 3)]
-    decoder.cancel(frozenset({threading.get_ident() + 1}))  # nobody's: changes nothing
-    time.sleep(0.3)
+    counting = decoder.tokenize(", ".join(str(i) for i in range(1, 13)) + ",")  # greedy: counts on and on
+
+    def submit(seed: int) -> Future[Generated]:
+        return decoder.submit(counting, temperature=0.0, max_tokens=600, seed=seed)
+
+    with ThreadPoolExecutor(1) as other:
+        theirs = other.submit(submit, 1).result()  # submitted by another thread
+        worker = other.submit(threading.get_ident).result()
+    mine = [submit(2), submit(3)]
+    time.sleep(1.5)  # long enough to be decoding, far from 600 tokens
     decoder.cancel(frozenset({threading.get_ident()}))
     cut = [f.result(timeout=60) for f in mine]
-    assert all(c.completion_tokens < 600 for c in cut)
-    assert others.result(timeout=60).completion_tokens <= 40
+    assert all(0 < c.completion_tokens < 600 for c in cut), cut
+    assert not theirs.done(), "another thread's call goes on"
+    decoder.cancel(frozenset({worker}))
+    assert theirs.result(timeout=60).completion_tokens < 600
 
 
 def test_a_time_budget_stops_the_calls_in_flight(tmp_path: Path, model: LocalModel) -> None:
