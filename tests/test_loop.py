@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import GOOD, PARTIAL, WRONG, fenced
 from greenloop.api import prepare_pool, solve
+from greenloop.errors import BadInput
 from greenloop.execute import Limits
 from greenloop.loop.engine import Engine, RunStatus
 from greenloop.loop.recording import MemoryRecorder
@@ -164,3 +167,12 @@ def test_the_engine_records_through_any_recorder(workspace: Path) -> None:
     assert recorder.runs[result.run_id]["status"] == "green"
     assert [a.passed for a in recorder.attempts[result.run_id]] == [0, 4]
     assert not (workspace / "runs.db").exists()
+
+
+def test_parallel_is_part_of_the_bench_key_only_when_set() -> None:
+    from greenloop.bench.runner import BenchConfig
+
+    plain, wide = BenchConfig(), BenchConfig(parallel=4)
+    assert "parallel" not in json.loads(plain.key) and json.loads(wide.key)["parallel"] == 4
+    with pytest.raises(BadInput, match="--parallel must be at least 1"):
+        BenchConfig(parallel=0)

@@ -96,7 +96,8 @@ def _print_summary(data: dict[str, Any], console: Console) -> None:
         f"solved {data['solved']}/{data['problems']} ({100 * data['pass_rate']:.1f}%) · {data['model_calls']} model calls "
         f"· median calls to green {data['median_calls_to_green']} · repair wins {data['repair_wins']} "
         f"({data['repairs_run']} repairs run) · {data['prompt_tokens'] + data['completion_tokens']:,} tokens "
-        f"· {data['seconds']:.1f}s, {share} in the model", highlight=False)
+        + (f"· ${data['cost']:.4f} " if data.get("cost") else "")
+        + f"· {data['seconds']:.1f}s, {share} in the model", highlight=False)
     curve = "  ".join(f"≤{k}: {100 * v:.1f}%" for k, v in data["curve"].items())
     console.print(f"solved within N model calls: {curve}")
     if data["tests"] == "visible":
