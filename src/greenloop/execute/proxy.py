@@ -19,115 +19,20 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from greenloop.execute import wire
-
-_COMPARISONS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"}
-_current: Remote | None = None
-
-
-class CandidateLost(BaseException):
-    """The candidate process is gone (it exited, crashed or was killed): nothing it said counts.
-    A BaseException, so `pytest.raises(Exception)` cannot swallow it."""
-
-
-class Uncrossable(wire.WireError):
-    """An object of the tests' that the split judge cannot send to the candidate."""
-
-
-class CandidateAbort(BaseException):
-    """The candidate raised KeyboardInterrupt or another non-Exception: an error, never a pass."""
-
-
-def _remote() -> Remote:
-    if _current is None:
-        raise CandidateLost("no candidate process is connected")
-    return _current
-
-
-class Handle:
-    """A candidate object the judge refers to by number; subclassed per candidate class."""
-
-    __slots__ = ("_gl_ref",)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_gl_"):
-            raise AttributeError(name)
-        return _remote().ask(["getattr", ["h", self._gl_ref], name])
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        remote = _remote()
-        remote.ask(["setattr", ["h", self._gl_ref], name, remote.encode(value)])
-
-    def __delattr__(self, name: str) -> None:
-        _remote().ask(["delattr", ["h", self._gl_ref], name])
-
-    def __repr__(self) -> str:
-        return str(_remote().operate(self, "repr", ()))
-
-    def __str__(self) -> str:
-        return str(_remote().operate(self, "str", ()))
-
-    def __dir__(self) -> list[str]:
-        return [str(n) for n in _remote().operate(self, "dir", ())]
-
-
-class _Meta(type):
-    """The metaclass of judge-side classes: calling one constructs a remote instance."""
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        return _remote().call(cls, args, kwargs)
-
-    def __getattr__(cls, name: str) -> Any:
-        if name.startswith("_gl_"):
-            raise AttributeError(name)
-        return _remote().ask(["getattr", ["k", cls.__dict__["_gl_class"]], name])
-
-
-def _operator(name: str) -> Callable[..., Any]:
-    if name in _COMPARISONS:
-        def compare(self: Handle, other: Any) -> Any:
-            if not isinstance(other, Handle):
-                return NotImplemented  # plain data is judged by the builtins' own ==, never the candidate's
-            return _remote().operate(self, name, (other,))
-        compare.__name__ = name
-        return compare
-    if name == "__exit__":
-        def leave(self: Handle, kind: Any, value: Any, _tb: Any) -> Any:
-            suppress = _remote().operate(self, name, (kind, value, None))
-            # The test's own verdicts (a failed assert, pytest.fail / skip / xfail) are not the
-            # candidate's to swallow; any other exception it may (contextlib.suppress does).
-            if isinstance(value, (AssertionError, _outcome_exception())):
-                return False
-            return suppress
-        return leave
-    op = "bool" if name == "__bool__" else name
-
-    def forward(self: Handle, *args: Any) -> Any:
-        return _remote().operate(self, op, args)
-
-    forward.__name__ = name
-    return forward
-
-
-def _method(name: str) -> Callable[..., Any]:
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return _remote().method(self, name, args, kwargs)
-
-    method.__name__ = name
-    return method
-
-
-def _class_method(name: str) -> classmethod[Any, Any, Any]:
-    def method(cls: Any, *args: Any, **kwargs: Any) -> Any:
-        return _remote().method(cls, name, args, kwargs)
-
-    method.__name__ = name
-    return classmethod(method)
-
-
-def _exception_str(self: BaseException) -> str:
-    message = self.__dict__.get("_gl_message")
-    return message if isinstance(message, str) else BaseException.__str__(self)
+from greenloop.execute import handles, wire
+from greenloop.execute.handles import (
+    CandidateAbort,
+    CandidateLost,
+    Handle,
+    Uncrossable,
+    _class_method,
+    _exception_str,
+    _Meta,
+    _method,
+    _operator,
+    _outcome_exception,
+    _remote,
+)
 
 
 class Remote:
@@ -350,12 +255,6 @@ def _standard(module: str) -> bool:
     return module.split(".")[0] in sys.stdlib_module_names
 
 
-def _outcome_exception() -> type[BaseException]:
-    from _pytest.outcomes import OutcomeException
-
-    return OutcomeException
-
-
 def _trusted_exception(cls: Any) -> bool:
     """An exception class the judge may use as it is: a builtin one, one from the standard
     library, or a judge-side class made for the candidate; never one of pytest's outcomes."""
@@ -413,10 +312,9 @@ def _copy_back(old: Any, new: Any) -> None:
 def connect(peer: wire.Peer, target: str, on_lost: Callable[[str], None],
             on_uncrossable: Callable[[str], None] = lambda why: None) -> Remote:
     """Make this process's connection to its candidate (one per judge process)."""
-    global _current
     remote = Remote(peer, target, on_lost, on_uncrossable)
     peer.handle = remote.handle
-    _current = remote
+    handles.current = remote
     return remote
 
 

@@ -29,7 +29,7 @@ import sys
 import time
 from typing import Any
 
-from greenloop.execute import confine
+from greenloop.execute import confine, jobs
 from greenloop.execute.analysis import skip_marked
 from greenloop.execute.candidate import Forker
 from greenloop.execute.proctree import descendants, set_subreaper
@@ -45,8 +45,6 @@ def __getattr__(name):
     return _Placeholder()
 '''
 _PR_SET_PDEATHSIG = 1
-_MADV_POPULATE_WRITE = 23
-_PREFAULT_CHUNK = 64 * os.sysconf("SC_PAGE_SIZE")
 
 
 class Worker:
@@ -98,7 +96,7 @@ class Worker:
         # The runner's last record as it arrives on the pipe (signed lines are `json<TAB>mac`).
         self.last_record = json.dumps(session.LAST_RECORD).encode() + b"\t"
         self.running: int | None = None  # the last job's child, killed with its tree by `cleanup`
-        self.tmpfs_baseline = _tmpfs_bytes() if self.tmpfs else 0
+        self.tmpfs_baseline = jobs.tmpfs_bytes() if self.tmpfs else 0
         if slot is None:
             gc.collect()  # (a slot's worker inherits the zygote's frozen heap: little to collect)
         gc.freeze()  # children neither rescan nor copy the worker's objects
@@ -180,7 +178,7 @@ class Worker:
         last record is still tearing down its address space (~1 ms); the reply does not wait for it,
         the next job does (the main loop calls this right after replying)."""
         if self.running is not None:
-            _kill_job(self.running, self.candidate_pid, self.forker.pid if self.forker else 0)
+            jobs.kill_job(self.running, self.candidate_pid, self.forker.pid if self.forker else 0)
             self.running = None
             self.candidate_pid = 0
         # What a candidate wrote in its own directory is no later candidate's business; nor is
@@ -233,63 +231,11 @@ class Worker:
                 tree = descendants()
                 tree.pop(keep, None)  # the idle forker is the worker's, not the job's
                 # Files in the sandbox's private tmpfs are memory too.
-                held = _tmpfs_bytes() - self.tmpfs_baseline if self.tmpfs else 0
+                held = jobs.tmpfs_bytes() - self.tmpfs_baseline if self.tmpfs else 0
                 if sum(tree.values()) + held > memory:
                     return b"".join(chunks), "memory"
                 if len(tree) > max_procs:
                     return b"".join(chunks), "processes"
-
-
-def _tmpfs_bytes() -> int:
-    from greenloop.execute.sandbox import tmpfs_used_bytes
-
-    return tmpfs_used_bytes()
-
-
-def _kill_job(judge: int, candidate: int, forker: int) -> None:
-    """Kill the job's judge and candidate process groups and every other descendant of the
-    worker but the forker, then reap what is the worker's to reap."""
-    for _ in range(200):
-        for pid in (judge, candidate):
-            if pid:
-                for kill in (os.killpg, os.kill):
-                    try:
-                        kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-        try:
-            os.waitpid(judge, 0)
-        except ChildProcessError:
-            pass
-        _reap()
-        left = [pid for pid in descendants() if pid != forker and _alive(pid)]
-        if not left:
-            return
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.001)
-
-
-def _alive(pid: int) -> bool:
-    """Not a zombie (a killed candidate waits for the forker, its parent, to reap it)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rpartition(b")")[2].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def _child(worker: Worker, write_fd: int, job_fd: int, key: bytes, out: int,
@@ -318,7 +264,7 @@ def _child(worker: Worker, write_fd: int, job_fd: int, key: bytes, out: int,
         sys.path.insert(0, scratch)
         sys.stdout = open(1, "w", closefd=False)
         sys.stderr = open(2, "w", closefd=False)
-        _prefault(job_fd)
+        jobs.prefault(job_fd)
         chunks = []
         while chunk := os.read(job_fd, 1 << 20):
             chunks.append(chunk)
@@ -346,36 +292,6 @@ def _child(worker: Worker, write_fd: int, job_fd: int, key: bytes, out: int,
         session.run_full(worker.session, write_fd, key, job["collect_only"])
     finally:
         os._exit(70)
-
-
-def _prefault(job_fd: int) -> None:  # pragma: no cover - runs in the child
-    """Copy the worker's writable memory into this child while it waits for its job.
-
-    A forked child shares the worker's pages until it writes to them; running a candidate writes
-    to a few hundred (reference counts are writes), and each first write is a copy-on-write fault
-    on the critical path (~1 ms in all, measured). Faulting them in ahead of the job
-    (MADV_POPULATE_WRITE, Linux >= 5.14) moves that cost into the time the model takes. Stops as
-    soon as the job arrives, so back-to-back jobs never wait for it. The child's private memory
-    grows by the worker's resident size (~26 MB); the memory limit, which counts resident pages,
-    counted them already as shared ones."""
-    try:
-        with open("/proc/self/maps") as f:
-            lines = f.read().splitlines()
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    except (OSError, AttributeError):
-        return
-    for line in lines:
-        fields = line.split()
-        # Private writable mappings: the heap, Python's arenas, modules' data. Not the stack.
-        if fields[1] != "rw-p" or fields[-1] in ("[stack]", "[vvar]", "[vdso]"):
-            continue
-        start, end = (int(x, 16) for x in fields[0].split("-"))
-        for chunk in range(start, end, _PREFAULT_CHUNK):
-            if select.select([job_fd], [], [], 0)[0]:
-                return
-            if libc.madvise(chunk, min(_PREFAULT_CHUNK, end - chunk), _MADV_POPULATE_WRITE) != 0:
-                return  # an older kernel: nothing to gain
 
 
 def main() -> None:
@@ -435,7 +351,7 @@ def serve(channel: socket.socket, slot: tuple[str, Any] | None, root: str, forke
             reply = {"tests": [], "problem": f"worker error: {exc!r}", "infrastructure": True}
         answer(reply)
         worker.cleanup()
-        if worker.tmpfs and _tmpfs_bytes() - worker.tmpfs_baseline > int(worker.limits["memory_mb"]) << 19:
+        if worker.tmpfs and jobs.tmpfs_bytes() - worker.tmpfs_baseline > int(worker.limits["memory_mb"]) << 19:
             return  # files left in /tmp hold half the budget: the parent starts a new worker
         if select.select([channel], [], [], 0)[0]:
             continue  # the next job (or the end) is here already: no standby to wait for it
