@@ -17,7 +17,7 @@ from greenloop.models import ModelError
 from greenloop.repo import FixProgress, RepoError, fix
 from greenloop.repo.api import USAGE
 from greenloop.repo.apply import APPLY_HINT
-from greenloop.repo.fixer import plural
+from greenloop.repo.options import plural
 from greenloop.store import StoreError
 from greenloop.task import Budget, TaskError
 

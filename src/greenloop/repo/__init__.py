@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from greenloop.repo.api import fix
-    from greenloop.repo.fixer import FixOptions, FixProgress, FixResult
+    from greenloop.repo.options import FixOptions, FixProgress, FixResult
     from greenloop.repo.workspace import RepoError
 
 _WHERE = {"fix": "api", "FixOptions": "fixer", "FixProgress": "fixer", "FixResult": "fixer", "RepoError": "workspace"}

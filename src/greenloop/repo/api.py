@@ -17,8 +17,9 @@ from typing import Literal
 from greenloop.execute import Limits
 from greenloop.models import Model, load_model
 from greenloop.repo.command import CommandError, TestCommand
-from greenloop.repo.fixer import Fixer, FixOptions, FixProgress, FixResult
+from greenloop.repo.fixer import Fixer
 from greenloop.repo.interpreter import Interpreter, detect
+from greenloop.repo.options import FixOptions, FixProgress, FixResult
 from greenloop.repo.policy import secret_like
 from greenloop.repo.runner import find_program
 from greenloop.repo.workspace import RepoError, RepoInfo, discover

@@ -16,7 +16,8 @@ from greenloop.repo.usertree import apply_to_tree, commit, dirty_paths
 from greenloop.repo.workspace import GitError
 
 if TYPE_CHECKING:
-    from greenloop.repo.fixer import Fixer, FixResult
+    from greenloop.repo.fixer import Fixer
+    from greenloop.repo.options import FixResult
 
 APPLY_HINT = 'git -C "$(git rev-parse --show-toplevel)" apply'
 
