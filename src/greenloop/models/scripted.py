@@ -15,7 +15,8 @@ class ScriptedModel:
     def __init__(self, responses: list[str], prompt_style: PromptStyle = "tests", max_parallel: int = 1) -> None:
         self.responses = list(responses)
         # One at a time unless a test asks for more: the script's order is then the calls' order.
-        self.capabilities = Capabilities(max_parallel=max_parallel, prompt_style=prompt_style)
+        # A replay reads nothing, so no prompt is too long for it: the context of a large hosted model.
+        self.capabilities = Capabilities(context=128_000, max_parallel=max_parallel, prompt_style=prompt_style)
         self.calls: list[list[Message]] = []
         self._lock = threading.Lock()
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from greenloop.execute import Outcome
 from greenloop.loop.extract import normalise
 from greenloop.loop.result import RunStatus
-from greenloop.models import Model, ModelError, ScriptExhausted
+from greenloop.models import Model, ModelError, ScriptExhausted, capabilities_of
 from greenloop.repo.apply import apply_green
 from greenloop.repo.command import Collection, TestCommand, baseline, execute, install_plugin
 from greenloop.repo.context import Context, gather, tokens
@@ -201,8 +201,8 @@ class Fixer:
     def _gather(self, parent: _Candidate, failure: str) -> Context:
         budget = self.options.context_tokens
         if budget is None:
-            n_ctx = getattr(self.model, "n_ctx", None)
-            budget = (int(n_ctx) - self.max_tokens - tokens(failure) - 350) if n_ctx else 12_000
+            # What the model declares it can read, less the reply, the failure and the prompt's frame.
+            budget = min(12_000, capabilities_of(self.model).context - self.max_tokens - tokens(failure) - 350)
         return gather(parent.outcome, read=self._read(parent.edits), protect=self.protect, files=list(self.options.files),
                       cwd=self.info.cwd, roots=(str(self.info.root), str(self.scratch.work)), budget=budget,
                       single=self.format == "whole", candidates=self.editable)
