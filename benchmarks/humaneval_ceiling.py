@@ -27,8 +27,8 @@ import sqlite3
 import sys
 from collections import Counter, defaultdict
 
-from greenloop.bench.humaneval import MODULE, TESTS_FILE, Problem, load_problems, select
-from greenloop.bench.runner import BENCH_LIMITS
+from greenloop.benchmarks.humaneval import MODULE, TESTS_FILE, Problem, load_problems, select
+from greenloop.benchmarks.measure import BENCH_LIMITS
 from greenloop.execute import TestSuite, WorkerPool
 from greenloop.loop.extract import extract_code
 from greenloop.loop.prompts import first_messages

@@ -35,8 +35,8 @@ from typing import Any
 
 import httpx
 
-from greenloop.bench.humaneval import load_problems, select
-from greenloop.bench.runner import BENCH_LIMITS
+from greenloop.benchmarks.humaneval import load_problems, select
+from greenloop.benchmarks.measure import BENCH_LIMITS
 from greenloop.execute import TestSuite, WorkerPool
 from greenloop.loop.engine import STOP
 from greenloop.loop.extract import extract_code
@@ -177,7 +177,7 @@ def _server(port: int) -> subprocess.Popen[bytes]:
 def server(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from faults import Faults, fault_server
-    from greenloop.api import solve
+    from greenloop.solver import solve
     from greenloop.store import Store
     from greenloop.task import Budget
 

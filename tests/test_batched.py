@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from conftest import SLUG_TESTS
-from greenloop.api import solve
 from greenloop.models import Completion, ModelCallFailed
 from greenloop.models.batched import Generated
 from greenloop.models.local import LocalModel
+from greenloop.solver import solve
 from greenloop.store import Store
 from greenloop.task import Budget
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from greenloop.bench.humaneval import Problem, load_problems, select
-from greenloop.bench.runner import BenchConfig, run_bench, summary
+from greenloop.benchmarks.humaneval import Problem, load_problems, select
+from greenloop.benchmarks.measure import BenchConfig, run_bench, summary
 from greenloop.execute import Limits, TestSuite, WorkerPool
 from greenloop.models.scripted import ScriptedModel
 from greenloop.store import Store

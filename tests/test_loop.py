@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from conftest import GOOD, PARTIAL, WRONG, fenced
-from greenloop.api import prepare_pool, solve
 from greenloop.errors import BadInput
 from greenloop.execute import Limits
 from greenloop.loop.engine import Engine, RunStatus
 from greenloop.loop.recording import MemoryRecorder
 from greenloop.loop.strategies import ReviseStrategy
 from greenloop.models.scripted import ScriptedModel
+from greenloop.solver import prepare_pool, solve
 from greenloop.store import Store
 from greenloop.task import Budget, Task
 
@@ -170,7 +170,7 @@ def test_the_engine_records_through_any_recorder(workspace: Path) -> None:
 
 
 def test_parallel_is_part_of_the_bench_key_only_when_set() -> None:
-    from greenloop.bench.runner import BenchConfig
+    from greenloop.benchmarks.measure import BenchConfig
 
     plain, wide = BenchConfig(), BenchConfig(parallel=4)
     assert "parallel" not in json.loads(plain.key) and json.loads(wide.key)["parallel"] == 4

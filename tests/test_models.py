@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from conftest import GOOD, WRONG, fenced
-from greenloop.api import solve
 from greenloop.cli import main
 from greenloop.errors import BadInput
 from greenloop.loop.engine import RunStatus
 from greenloop.models import MODELS, Capabilities, ModelError, capabilities_of, load_model
 from greenloop.models.prices import BUILTIN_PRICES, PRICES_TAKEN, Price, price_for
 from greenloop.models.scripted import ScriptedModel
+from greenloop.solver import solve
 
 
 class FakeEndpoint(BaseHTTPRequestHandler):

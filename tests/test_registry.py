@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from greenloop.bench.runner import BenchConfig
+from greenloop.benchmarks.measure import BenchConfig
 from greenloop.cli import main
 from greenloop.errors import EXIT_BAD_INPUT, EXIT_BUG, BadInput, GreenloopError, SandboxFailure, exit_code
 from greenloop.execute import ExecutorError

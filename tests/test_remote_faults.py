@@ -13,12 +13,12 @@ import pytest
 
 from conftest import GOOD, WRONG, fenced
 from faults import Faults, fault_server
-from greenloop.api import solve
 from greenloop.loop.engine import RunStatus
 from greenloop.models import ModelCallFailed
 from greenloop.models.http import RetryPolicy, retry_after
 from greenloop.models.prices import Price, price_for
 from greenloop.models.remote import AnthropicModel, OpenAIModel
+from greenloop.solver import solve
 from greenloop.store import Store
 from greenloop.task import Budget
 

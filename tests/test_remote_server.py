@@ -15,12 +15,12 @@ import httpx
 import pytest
 
 from faults import Faults, fault_server
-from greenloop.api import solve
 from greenloop.loop.engine import RunStatus
 from greenloop.models import load_model
 from greenloop.models.http import RetryPolicy
 from greenloop.models.local import embedded_model_path
 from greenloop.models.remote import OpenAIModel
+from greenloop.solver import solve
 from greenloop.store import Store
 from greenloop.task import Budget
 

@@ -15,7 +15,7 @@ from greenloop.execute.sandbox import bwrap_problem
 from greenloop.repo.command import Collection, TestCommand, collect, execute, install_plugin
 from greenloop.repo.context import gather
 from greenloop.repo.interpreter import detect
-from greenloop.repo.runner import Runner, _python_dirs_under
+from greenloop.repo.sandboxed import Runner, _python_dirs_under
 from greenloop.repo.usertree import apply_to_tree
 from greenloop.repo.workspace import Scratch, discover
 from test_repo_fix import git, make_repo

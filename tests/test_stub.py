@@ -391,7 +391,7 @@ def test_folding_refuses_what_would_grow_huge_or_run_long() -> None:
 
 
 def test_every_humaneval_test_file_derives_a_stub_that_parses() -> None:
-    from greenloop.bench.humaneval import MODULE, load_problems
+    from greenloop.benchmarks.humaneval import MODULE, load_problems
 
     shown = total = 0
     for problem in load_problems():

@@ -217,7 +217,7 @@ def test_results_cannot_be_forged_or_cut_short_from_inside_the_test_process(tmp_
     from greenloop.execute import Limits
     from greenloop.repo.command import TestCommand, collect, execute, install_plugin
     from greenloop.repo.interpreter import detect
-    from greenloop.repo.runner import Runner
+    from greenloop.repo.sandboxed import Runner
     from greenloop.repo.workspace import Scratch, discover
 
     repo = make_repo(tmp_path / "repo")

@@ -71,7 +71,7 @@ def test_the_report_plugin_is_not_reachable_unscreened(tmp_path: Path) -> None:
     from greenloop.execute import Limits
     from greenloop.repo.command import TestCommand, collect, execute, install_plugin
     from greenloop.repo.interpreter import detect
-    from greenloop.repo.runner import Runner
+    from greenloop.repo.sandboxed import Runner
     from greenloop.repo.workspace import Scratch, discover
 
     repo = make_repo(tmp_path / "repo", PACKAGE)

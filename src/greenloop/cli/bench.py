@@ -9,9 +9,9 @@ from typing import Any
 
 from rich.console import Console
 
-from greenloop.bench.api import bench
-from greenloop.bench.registry import BENCHMARKS
-from greenloop.bench.runner import ProblemResult, summary
+from greenloop.benchmarks.api import bench
+from greenloop.benchmarks.measure import ProblemResult, summary
+from greenloop.benchmarks.registry import BENCHMARKS
 from greenloop.cli.common import fail
 from greenloop.cli.progress import BenchDisplay
 from greenloop.errors import GreenloopError, exit_code

@@ -9,13 +9,13 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from greenloop.api import solve
 from greenloop.cli.common import add_max_calls, fail, terminal_safe
 from greenloop.cli.progress import LoopDisplay
 from greenloop.errors import GreenloopError, exit_code
 from greenloop.loop.engine import Progress, RunStatus
 from greenloop.loop.strategies import STRATEGIES
 from greenloop.registry import parse_settings
+from greenloop.solver import solve
 from greenloop.task import Budget
 
 

@@ -105,7 +105,7 @@ def rewrite_equality_asserts(tree: ast.Module) -> None:
     _AssertEqRewriter().visit(tree)
     # Bind the guard before any import of the candidate runs, from a module the test already has.
     binding = ast.parse(
-        f"from greenloop.execute.runner import equality_guard as {GUARD_NAME}"
+        f"from greenloop.execute.reporter import equality_guard as {GUARD_NAME}"
     ).body[0]
     position = 0
     body = tree.body

@@ -22,9 +22,9 @@ from typing import Any
 
 from _pytest.runner import runtestprotocol
 
-from greenloop.execute import runner
+from greenloop.execute import reporter
 from greenloop.execute.analysis import fast_bindings  # noqa: F401 - re-exported for the worker
-from greenloop.execute.runner import Recorder, captured, equality_guard, short_repr, signer
+from greenloop.execute.reporter import Recorder, captured, equality_guard, short_repr, signer
 
 _DISABLED_PLUGINS = ("cacheprovider", "terminal", "logging", "junitxml", "pastebin", "stepwise", "doctest",
                      "unraisableexception", "threadexception")
@@ -45,7 +45,7 @@ def prepare(scratch: str, test_path: str) -> Any:
     from _pytest.config import _prepareconfig
     from _pytest.main import Session
 
-    runner.trust_test_path(test_path)
+    reporter.trust_test_path(test_path)
     config = _prepareconfig(pytest_args(scratch, test_path), plugins=[])
     rewrite._rewrite_test(Path(test_path), config)
     config._do_configure()
@@ -73,7 +73,7 @@ def adopt(session: Any, test_path: str) -> Any:
     """Take a slot's configured session for the test file now written in its directory."""
     from _pytest.assertion import rewrite
 
-    runner.trust_test_path(test_path)
+    reporter.trust_test_path(test_path)
     rewrite._rewrite_test(Path(test_path), session.config)
     return session
 
@@ -133,7 +133,7 @@ def collect(session: Any) -> tuple[list[str], str]:
     class Errors:
         def pytest_collectreport(self, report: Any) -> None:
             if report.failed:
-                problems.append(runner.compact_error(str(report.longrepr)))
+                problems.append(reporter.compact_error(str(report.longrepr)))
 
     plugin = Errors()
     session.config.pluginmanager.register(plugin, "greenloop-collect-errors")

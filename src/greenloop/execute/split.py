@@ -16,7 +16,7 @@ import types
 from typing import Any
 
 from greenloop.execute import proxy, session, wire
-from greenloop.execute.runner import signer
+from greenloop.execute.reporter import signer
 
 
 def run(pytest_session: Any, bindings: dict[str, str] | None, target: str, test_path: str, test_source: str,

@@ -306,9 +306,9 @@ def main() -> None:
     sys.dont_write_bytecode = True
     import pytest  # noqa: F401 - warm: every worker and child inherits it
 
-    from greenloop.execute import runner, split, zygote  # noqa: F401 - warm as well
+    from greenloop.execute import reporter, split, zygote  # noqa: F401 - warm as well
 
-    runner.install_assertion_hooks()
+    reporter.install_assertion_hooks()
     zygote.serve(socket.socket(fileno=0))
 
 

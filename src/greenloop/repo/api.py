@@ -21,7 +21,7 @@ from greenloop.repo.fixer import Fixer
 from greenloop.repo.interpreter import Interpreter, detect
 from greenloop.repo.options import FixOptions, FixProgress, FixResult
 from greenloop.repo.policy import secret_like
-from greenloop.repo.runner import find_program
+from greenloop.repo.sandboxed import find_program
 from greenloop.repo.workspace import RepoError, RepoInfo, discover
 from greenloop.store import Store
 from greenloop.task import Budget

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from greenloop.execute import Outcome, TestResult, TestStatus
 from greenloop.repo.results import Channel, group, judge
-from greenloop.repo.runner import CommandRun, Runner
+from greenloop.repo.sandboxed import CommandRun, Runner
 from greenloop.repo.traces import trim_traceback
 
 PLUGIN = "_greenloop_report"  # the names without a plugin directory; installed, each run's are random

@@ -30,7 +30,7 @@ from greenloop.repo.reach import build_policy, command_paths, conflict_markers
 from greenloop.repo.repomap import repo_map
 from greenloop.repo.requests import answer
 from greenloop.repo.requests import parse as parse_requests
-from greenloop.repo.runner import Runner
+from greenloop.repo.sandboxed import Runner
 from greenloop.repo.screen import screen_all
 from greenloop.repo.usertree import check_state
 from greenloop.repo.workspace import GitError, RepoError, RepoInfo, Scratch

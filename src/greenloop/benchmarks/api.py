@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from greenloop.bench.registry import BENCHMARKS
-from greenloop.bench.runner import BenchConfig, BenchRun, ProblemResult, run_bench
+from greenloop.benchmarks.measure import BenchConfig, BenchRun, ProblemResult, run_bench
+from greenloop.benchmarks.registry import BENCHMARKS
 from greenloop.models import Model, load_model
 from greenloop.task import TaskError
 

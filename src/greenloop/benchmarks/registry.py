@@ -33,4 +33,4 @@ class Benchmark(Protocol):
 
 
 BENCHMARKS: Registry[Benchmark] = Registry("greenloop.benchmarks", "benchmark")
-BENCHMARKS.register("humaneval", "greenloop.bench.humaneval:HumanEval")
+BENCHMARKS.register("humaneval", "greenloop.benchmarks.humaneval:HumanEval")

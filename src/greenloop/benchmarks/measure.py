@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from greenloop.api import fresh_runner, prepare_pool
-from greenloop.bench.registry import BenchProblem
+from greenloop.benchmarks.registry import BenchProblem
 from greenloop.execute import Limits
 from greenloop.loop.engine import Engine, RunStatus
 from greenloop.loop.strategies import STRATEGIES, Strategy
 from greenloop.models import Capabilities, Completion, Message, Model, PromptStyle, Usage
+from greenloop.solver import fresh_runner, prepare_pool
 from greenloop.store import Store
 from greenloop.task import Budget, TaskError
 
