@@ -21,12 +21,12 @@ import select
 import signal
 import socket
 import sys
-import traceback
 import types
 from typing import Any
 
 from greenloop.execute import wire
 from greenloop.execute.guard import short_repr
+from greenloop.execute.tracebacks import frames_and_locals
 
 _PR_SET_PDEATHSIG = 1
 _OUTPUT_LIMIT = 20000
@@ -130,21 +130,7 @@ class Server:
             if not name.startswith("__"):
                 with contextlib.suppress(Exception):
                     attrs[name] = self.encode(value)
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == self.path]
-        lines = []
-        for f in frames[-6:]:
-            lines.append(f'  File "{os.path.basename(f.filename)}", line {f.lineno}, in {f.name}')
-            if f.line:
-                lines.append(f"    {f.line.strip()}")
-        local_values: dict[str, str] = {}
-        tb, innermost = exc.__traceback__, None
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == self.path:
-                innermost = tb.tb_frame
-            tb = tb.tb_next
-        if innermost is not None:
-            for name, value in list(innermost.f_locals.items())[:12]:
-                local_values[name] = short_repr(value, 80)
+        lines, local_values = frames_and_locals(exc.__traceback__, lambda name: name == self.path)
         return ["e", self._class(type(exc), handle=False), args, _text(exc),
                 attrs, "\n".join(lines), local_values]
 

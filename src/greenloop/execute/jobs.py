@@ -9,7 +9,7 @@ import select
 import signal
 import time
 
-from greenloop.execute.proctree import descendants
+from greenloop.execute.proctree import kill_descendants
 
 _MADV_POPULATE_WRITE = 23
 _PREFAULT_CHUNK = 64 * os.sysconf("SC_PAGE_SIZE")
@@ -37,14 +37,8 @@ def kill_job(judge: int, candidate: int, forker: int) -> None:
         except ChildProcessError:
             pass
         _reap()
-        left = [pid for pid in descendants() if pid != forker and _alive(pid)]
-        if not left:
+        if kill_descendants(spare=forker, alive=_alive):
             return
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
         time.sleep(0.001)
 
 

@@ -7,6 +7,7 @@ import ctypes
 import os
 import signal
 import time
+from collections.abc import Callable
 
 _PR_SET_CHILD_SUBREAPER = 36
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -57,15 +58,21 @@ def kill_tree(pgid: int) -> None:
         except (ChildProcessError, ProcessLookupError):
             pass
         _reap()
-        pids = descendants()
-        if not pids:
+        if kill_descendants():
             return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
         time.sleep(0.001)
+
+
+def kill_descendants(spare: int = 0, alive: Callable[[int], bool] = lambda pid: True) -> bool:
+    """SIGKILL every descendant but `spare` that `alive` says is still running; True when there
+    was none left to kill."""
+    left = [pid for pid in descendants() if pid != spare and alive(pid)]
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return not left
 
 
 def _reap() -> None:

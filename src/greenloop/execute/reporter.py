@@ -15,7 +15,6 @@ import io
 import json
 import os
 import sys
-import traceback
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from greenloop.execute.guard import EqualityGuard, rewrite_equality_asserts, short_repr
+from greenloop.execute.guard import EqualityGuard, rewrite_equality_asserts
+from greenloop.execute.tracebacks import frames_and_locals
 
 # Bound into each rewritten test module (see guard.rewrite_equality_asserts).
 equality_guard = EqualityGuard(untrusted_dirs=("/nonexistent/",))
@@ -92,23 +92,7 @@ def format_exception(exc: BaseException, scratch: str) -> tuple[str, str, dict[s
     message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if isinstance(exc, SyntaxError) and exc.text:
         message += f"\n    {exc.text.strip()}"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(scratch)]
-    lines = []
-    for f in frames[-6:]:
-        lines.append(f'  File "{os.path.basename(f.filename)}", line {f.lineno}, in {f.name}')
-        if f.line:
-            lines.append(f"    {f.line.strip()}")
-    local_values: dict[str, str] = {}
-    tb = exc.__traceback__
-    innermost = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith(scratch):
-            innermost = tb.tb_frame
-        tb = tb.tb_next
-    if innermost is not None:
-        for name, value in list(innermost.f_locals.items())[:12]:
-            if not name.startswith("@"):
-                local_values[name] = short_repr(value, 80)
+    lines, local_values = frames_and_locals(exc.__traceback__, lambda name: name.startswith(scratch))
     # Raised in the split judge's candidate process: its frames and innermost locals came along.
     remote = exc.__dict__.get("__gl_remote__") if hasattr(exc, "__dict__") else None
     if isinstance(remote, tuple) and len(remote) == 2:

@@ -24,7 +24,8 @@ from _pytest.runner import runtestprotocol
 
 from greenloop.execute import reporter
 from greenloop.execute.analysis import fast_bindings  # noqa: F401 - re-exported for the worker
-from greenloop.execute.reporter import Recorder, captured, equality_guard, short_repr, signer
+from greenloop.execute.guard import short_repr
+from greenloop.execute.reporter import Recorder, captured, equality_guard, signer
 
 _DISABLED_PLUGINS = ("cacheprovider", "terminal", "logging", "junitxml", "pastebin", "stepwise", "doctest",
                      "unraisableexception", "threadexception")
