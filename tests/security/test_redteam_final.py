@@ -1,0 +1,150 @@
+"""Red team, final round: attacks on the Landlock fence, the descriptors a candidate inherits and
+the split judge's handles that must stay blocked. Each runs through the real `WorkerPool` and must
+end not green (or refused), with honest code still green where a control makes sense."""
+
+from __future__ import annotations
+
+import pytest
+
+from greenloop.execute import Limits, TestStatus, TestSuite, WorkerPool, landlock
+
+PROBE_TESTS = "from probe import attack\n\n\ndef test_attack_worked():\n    assert attack() == 'escaped'\n"
+
+# A child the candidate execs (a new interpreter, a shell) inherits the fence: it writes nowhere
+# outside the candidate's directory and lists nothing of /tmp, where the worker keeps the tests.
+EXEC_CHILD = r'''
+import os, subprocess, sys
+def attack():
+    script = ("import os, glob\n"
+              "top = os.path.dirname(os.path.dirname(os.getcwd()))\n"
+              "hits = []\n"
+              "for p in [top + '/pwned', '/tmp/pwned', os.path.dirname(os.getcwd()) + '/run/pwned']:\n"
+              "    try:\n        open(p, 'w').write('x'); hits.append(p)\n    except OSError:\n        pass\n"
+              "for p in glob.glob(top + '/**', recursive=True):\n"
+              "    try:\n        open(p).read(); hits.append(p)\n    except OSError:\n        pass\n"
+              "print(hits)\n")
+    child = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True).stdout.strip()
+    shell = subprocess.run(['/bin/sh', '-c', 'echo x > /tmp/pwned2 && echo WROTE; ls /tmp >/dev/null 2>&1 && echo LISTED'],
+                           capture_output=True, text=True).stdout
+    return 'escaped' if child != '[]' or 'WROTE' in shell or 'LISTED' in shell else 'fenced:' + child + shell
+'''
+
+
+@pytest.mark.skipif(landlock.abi_version() < 1, reason="needs Landlock")
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "full"])
+def test_a_child_the_candidate_execs_stays_fenced(fast: bool) -> None:
+    with WorkerPool(TestSuite(PROBE_TESTS, "test_probe.py", "probe"), Limits(timeout=5), fast=fast) as p:
+        outcome = p.run(EXEC_CHILD)
+        assert not outcome.green, outcome
+        assert "fenced:[]" in outcome.tests[0].message, outcome.tests[0]  # the probe ran and found nothing
+
+
+# Writes into the Python installation and greenloop's own source (which the judge imports next).
+PLANT = r'''
+import os, sys, sysconfig
+import greenloop
+def attack():
+    dirs = {sys.prefix, sys.base_prefix, sysconfig.get_paths()["purelib"], sysconfig.get_paths()["stdlib"],
+            os.path.dirname(greenloop.__file__), os.path.dirname(os.path.dirname(greenloop.__file__))}
+    hits = []
+    for d in sorted(dirs):
+        for name in ("zz_redteam.pth", "sitecustomize.py"):
+            try:
+                with open(os.path.join(d, name), "w") as f:
+                    f.write("import os\n")
+                hits.append(d)
+            except OSError:
+                pass
+    return 'escaped' if hits else 'refused'
+'''
+
+
+def test_nothing_can_be_planted_in_python_or_greenloops_directories() -> None:
+    with WorkerPool(TestSuite(PROBE_TESTS, "test_probe.py", "probe"), Limits(timeout=5)) as p:
+        outcome = p.run(PLANT)
+        assert not outcome.green, outcome
+        assert "'refused'" in outcome.tests[0].message, outcome.tests[0]
+
+
+# The candidate's stdout and stderr are a file in the worker's tmpfs, opened before the fence:
+# filling it through the inherited descriptor is memory, and counts as such.
+FILL_STDOUT = r'''
+import os, time
+def attack():
+    held = 0
+    try:
+        os.posix_fallocate(1, 0, 200 << 20)
+        held = 200 << 20
+    except OSError:
+        pass
+    chunk = b'x' * (1 << 20)
+    try:
+        for _ in range(200):
+            os.write(1, chunk)
+            held += 1 << 20
+    except OSError:
+        pass
+    time.sleep(2)
+    return 'escaped' if held >= (150 << 20) else 'refused'
+'''
+
+
+def test_filling_the_inherited_stdout_file_is_not_a_way_past_the_memory_limit() -> None:
+    with WorkerPool(TestSuite(PROBE_TESTS, "test_probe.py", "probe"), Limits(timeout=5, memory_mb=128)) as p:
+        outcome = p.run(FILL_STDOUT)
+        assert not outcome.green, outcome
+        assert p.run("def attack():\n    return 'escaped'\n").green
+
+
+# -- handles in the test's own logic --------------------------------------------------------
+COLOR_TESTS = """\
+from color import hex_of
+
+
+def test_red():
+    assert hex_of("red") in {"#ff0000", "#f00"}
+
+
+def test_lookup():
+    names = {"#00ff00": "green"}
+    assert names[hex_of("green")] == "green"
+"""
+COLOR_HONEST = "def hex_of(name):\n    return {'red': '#ff0000', 'green': '#00ff00'}[name]\n"
+
+
+@pytest.mark.parametrize("hashing", ["hash('#ff0000')", "hash('#00ff00')", "0"])
+def test_a_handle_hashing_like_the_expected_value_is_not_found_in_a_set_or_dict(hashing: str) -> None:
+    """Set membership and dict lookup ask the handle's hash (the candidate's) and then equality,
+    which for a handle against plain data is identity: not found."""
+    liar = (f"class H:\n    def __hash__(self):\n        return {hashing}\n    def __eq__(self, other):\n"
+            "        return True\n\ndef hex_of(name):\n    return H()\n")
+    with WorkerPool(TestSuite(COLOR_TESTS, "test_color.py", "color"), Limits(timeout=5), judge="split") as p:
+        assert p.run(COLOR_HONEST).green
+        outcome = p.run(liar)
+        assert outcome.judge == "split" and not outcome.green, outcome
+        assert all(t.status != TestStatus.PASSED for t in outcome.tests), outcome.tests
+
+
+RAISES_TESTS = """\
+import pytest
+from parse import Parser
+
+
+def test_empty_is_an_error():
+    with Parser() as p:
+        with pytest.raises(ValueError):
+            p.parse("")
+"""
+
+
+def test_a_context_manager_cannot_swallow_pytest_raises_did_not_raise() -> None:
+    """`pytest.raises` that saw nothing raises pytest's own Failed inside the candidate's `with`."""
+    honest = ("class Parser:\n    def __enter__(self): return self\n    def __exit__(self, *a): return False\n"
+              "    def parse(self, text):\n        if not text:\n            raise ValueError('empty')\n"
+              "        return text\n")
+    swallow = ("class Parser:\n    def __enter__(self): return self\n    def __exit__(self, *a): return True\n"
+               "    def parse(self, text):\n        return text\n")
+    with WorkerPool(TestSuite(RAISES_TESTS, "test_parse.py", "parse"), Limits(timeout=5), judge="split") as p:
+        assert p.run(honest).green
+        outcome = p.run(swallow)
+        assert outcome.judge == "split" and not outcome.green, outcome
