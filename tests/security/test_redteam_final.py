@@ -148,3 +148,48 @@ def test_a_context_manager_cannot_swallow_pytest_raises_did_not_raise() -> None:
         assert p.run(honest).green
         outcome = p.run(swallow)
         assert outcome.judge == "split" and not outcome.green, outcome
+
+
+# -- processes left behind, seen by a later job through /proc --------------------------------------
+# (Writing to a file in /tmp no longer works as a witness since the fence: a child's cmdline does.)
+SPAWN_LEFTOVERS = (
+    "import os, subprocess, time\n"
+    "def attack():\n"
+    "    subprocess.Popen(['/bin/sh', '-c', '(sleep 731.5 &) ; exec sleep 731.6'], start_new_session=True,\n"
+    "                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "    if os.fork() == 0:\n        os.setsid()\n        if os.fork() == 0:\n"
+    "            os.execv('/bin/sleep', ['sleep', '731.7'])\n        os._exit(0)\n"
+    "    time.sleep(0.3)\n    seen = 0\n"
+    "    for pid in os.listdir('/proc'):\n"
+    "        try:\n            seen += b'731.' in open('/proc/' + pid + '/cmdline', 'rb').read()\n"
+    "        except OSError:\n            pass\n"
+    "    return 'seen:' + str(seen)\n")
+FIND_LEFTOVERS = (
+    "import os\n"
+    "def attack():\n    alive = []\n"
+    "    for pid in os.listdir('/proc'):\n"
+    "        try:\n            line = open('/proc/' + pid + '/cmdline', 'rb').read()\n"
+    "        except OSError:\n            continue\n"
+    "        if b'731.' in line:\n            alive.append(line.decode().replace(chr(0), ' '))\n"
+    "    return 'alive:' + repr(alive)\n")
+
+
+@pytest.mark.parametrize("judge", ["split", "shared"])
+def test_setsid_and_reparented_execs_do_not_outlive_their_job(judge: str) -> None:
+    """A detached shell's background job, a double-forked execed `sleep` and a new session: all three
+    are seen alive by their own job (the witness works) and by no later job of the same pool."""
+    with WorkerPool(TestSuite(PROBE_TESTS, "test_probe.py", "probe"), Limits(timeout=3), judge=judge) as p:
+        outcome = p.run(SPAWN_LEFTOVERS)
+        assert not outcome.green and "'seen:3'" in outcome.tests[0].message, outcome.tests[0]
+        outcome = p.run(FIND_LEFTOVERS)
+        assert "'alive:[]'" in outcome.tests[0].message, outcome.tests[0]
+
+
+def test_leftovers_of_one_pool_are_not_seen_by_another_pool_of_the_same_zygote() -> None:
+    other = "from other import attack\n\n\ndef test_other():\n    assert attack() == 'x'\n"
+    with WorkerPool(TestSuite(PROBE_TESTS, "test_probe.py", "probe"), Limits(timeout=3)) as a, \
+            WorkerPool(TestSuite(other, "test_other.py", "other"), Limits(timeout=3)) as b:
+        outcome = a.run(SPAWN_LEFTOVERS)
+        assert "'seen:3'" in outcome.tests[0].message, outcome.tests[0]
+        outcome = b.run(FIND_LEFTOVERS)
+        assert "'alive:[]'" in outcome.tests[0].message, outcome.tests[0]
