@@ -1,12 +1,18 @@
 """Red team, final round: attacks on the Landlock fence, the descriptors a candidate inherits and
-the split judge's handles that must stay blocked. Each runs through the real `WorkerPool` and must
+the split judge's handles, and repo mode's private copy, that must stay blocked. Each runs through the real
+`WorkerPool` (or `greenloop fix` on a real git repository) and must
 end not green (or refused), with honest code still green where a control makes sense."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from greenloop.execute import Limits, TestStatus, TestSuite, WorkerPool, landlock
+from security.test_redteam_repo import probe, run_fix
+from test_repo_fix import attempts_of, git, make_repo, script, tree_state
 
 PROBE_TESTS = "from probe import attack\n\n\ndef test_attack_worked():\n    assert attack() == 'escaped'\n"
 
@@ -193,3 +199,37 @@ def test_leftovers_of_one_pool_are_not_seen_by_another_pool_of_the_same_zygote()
         assert "'seen:3'" in outcome.tests[0].message, outcome.tests[0]
         outcome = b.run(FIND_LEFTOVERS)
         assert "'alive:[]'" in outcome.tests[0].message, outcome.tests[0]
+
+
+# -- repo mode: secret-like files, even committed, never reach the code under test ----------------
+SECRETS = {".env": "API_KEY=ENVSECRET_11\n", "server.pem": "-----BEGIN PRIVATE KEY-----PEMSECRET_22\n",
+           "id_rsa": "RSASECRET_33\n"}
+READ_SECRETS = """import os
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+found = []
+for rel in [''.join(['.e', 'nv']), ''.join(['server.p', 'em']), 'id' + '_rsa']:
+    try:
+        found.append(open(os.path.join(root, rel)).read())
+    except OSError as exc:
+        found.append(type(exc).__name__)"""
+
+
+@pytest.mark.parametrize("committed", [False, True], ids=["untracked", "committed"])
+def test_secret_like_files_are_not_in_the_private_copy(tmp_path: Path, committed: bool) -> None:
+    """Not ignored, or even committed: the code under test reads them at run time and would quote
+    them into its failure message, hence the feedback, the store and the next prompt."""
+    repo = make_repo(tmp_path / "repo")
+    for name, text in SECRETS.items():
+        (repo / name).write_text(text)
+    if committed:
+        git(repo, "add", "-f", *SECRETS)
+        git(repo, "commit", "-q", "-m", "secrets")
+    before = tree_state(repo)
+    proc = run_fix(repo, script(tmp_path, probe("secrets", READ_SECRETS)), extra=("--max-calls", "1"))
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    feedback = str(attempts_of(tmp_path, json.loads(proc.stdout)["run_id"])[1]["feedback"])
+    assert "PROBE-secrets ['FileNotFoundError', 'FileNotFoundError', 'FileNotFoundError']" in feedback, feedback
+    stored = (tmp_path / "runs.db").read_bytes()
+    for marker in ("ENVSECRET_11", "PEMSECRET_22", "RSASECRET_33"):
+        assert marker.encode() not in stored
+    assert tree_state(repo) == before
