@@ -138,92 +138,7 @@ class Engine:
 
     def _round(self, proposals: list[Proposal], result: Result, history: list[Attempt], seen: dict[str, Outcome],
                calls: ThreadPoolExecutor, runs: ThreadPoolExecutor) -> Ending | None:
-        asks = deque(p for p in proposals if p.needs_model)
-        pending: dict[Future[Any], _Job | Proposal] = {}
-        running: dict[str, list[_Job]] = {}  # normalised code -> jobs waiting for its one execution
-        ending: Ending | None = None
-
-        def execute(job: _Job) -> None:
-            job.key = normalise(job.code or "")
-            if job.key in seen:
-                job.outcome = seen[job.key]
-                self._record(job, "duplicate", result, history)
-            elif job.key in running:
-                running[job.key].append(job)
-            else:
-                running[job.key] = [job]
-                pending[runs.submit(self._execute, job)] = job
-
-        for p in proposals:
-            if not p.needs_model:
-                execute(_Job(p, Completion(p.note, Usage()), p.code, result.model_calls))
-        while True:
-            in_flight = sum(1 for v in pending.values() if isinstance(v, Proposal))
-            while ending is None and asks and in_flight < self.model_parallel \
-                    and not self._out_of_budget(result.model_calls + in_flight, result.cost):
-                proposal = asks.popleft()
-                seed = self.seed + result.model_calls + in_flight
-                pending[calls.submit(self._complete, proposal, seed)] = proposal
-                in_flight += 1
-            if not pending:
-                return ending
-            left = self.budget.max_seconds - (time.monotonic() - self.started)
-            done, _ = wait(list(pending), timeout=max(left, 0.05) if ending is None else None,
-                           return_when=FIRST_COMPLETED)
-            if not done and ending is None:  # the time budget ran out with calls in flight
-                ending = (RunStatus.EXHAUSTED, f"no green candidate within {self.budget.max_seconds:g}s")
-                self._stop_calls()
-            for future in done:
-                item = pending.pop(future)
-                if isinstance(item, Proposal):
-                    try:
-                        completion: Completion = future.result()
-                    except ScriptExhausted as exc:
-                        ending = ending or (RunStatus.EXHAUSTED, str(exc))
-                        self._stop_calls()
-                        continue
-                    except ModelCallFailed as exc:
-                        # The other calls in flight still finish and are recorded; then the run ends.
-                        self._record(_Job(item, Completion("", Usage(retries=exc.retries)), None, result.model_calls),
-                                     "error", result, history, feedback=str(exc))
-                        result.retries += exc.retries
-                        ending = ending or (RunStatus.ERROR, str(exc))
-                        self._stop_calls()
-                        continue
-                    usage = completion.usage
-                    result.model_calls += 1
-                    result.prompt_tokens += usage.prompt_tokens
-                    result.completion_tokens += usage.completion_tokens
-                    result.model_seconds += usage.seconds
-                    result.cost += usage.cost
-                    result.retries += usage.retries
-                    job = _Job(item, completion, extract_code(completion.text, self.required, self.task.stub),
-                               result.model_calls)
-                    if job.code is None:
-                        self._record(job, "model", result, history)
-                    else:
-                        execute(job)
-                    continue
-                item = future.result()  # an executor failure raises here
-                assert isinstance(item, _Job) and item.outcome is not None
-                if item.outcome.infrastructure:
-                    ending = ending or (RunStatus.ERROR, f"the sandbox failed: {item.outcome.problem}")
-                    self._stop_calls()
-                    continue
-                seen[item.key] = item.outcome
-                result.exec_seconds += item.exec_seconds
-                first, *copies = running.pop(item.key)
-                green = self._record(first, "model" if first.proposal.needs_model else "repair", result, history)
-                for copy in copies:
-                    copy.outcome = item.outcome
-                    self._record(copy, "duplicate", result, history)
-                # A reply already in hand still counts when the script ran out behind it.
-                if green and (ending is None or ending[0] is RunStatus.EXHAUSTED):
-                    self._stop_calls()
-                    ending = self._verified(first, result)
-                    for other in [f for f, v in pending.items() if isinstance(v, _Job)]:
-                        if other.cancel():
-                            pending.pop(other)
+        return _Round(self, result, history, seen, calls, runs).run(proposals)
 
     def _stop_calls(self) -> None:
         """The run is over: a model that can (`cancel(threads)`, the local one) ends this run's calls in
@@ -287,3 +202,115 @@ class Engine:
             last_passed=max(history[-1].passed, 0), prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens, elapsed=time.monotonic() - self.started, cost=result.cost,
         ))
+
+
+class _Round:
+    """One round of proposals: its model calls (up to the engine's width in flight), its executions
+    (each distinct candidate once; twins wait for it), and how the round ended, if it ended the run."""
+
+    def __init__(self, engine: Engine, result: Result, history: list[Attempt], seen: dict[str, Outcome],
+                 calls: ThreadPoolExecutor, runs: ThreadPoolExecutor) -> None:
+        self.engine, self.result, self.history, self.seen = engine, result, history, seen
+        self.calls, self.runs = calls, runs
+        self.pending: dict[Future[Any], _Job | Proposal] = {}
+        self.running: dict[str, list[_Job]] = {}  # normalised code -> jobs waiting for its one execution
+        self.ending: Ending | None = None
+
+    def run(self, proposals: list[Proposal]) -> Ending | None:
+        engine = self.engine
+        asks = deque(p for p in proposals if p.needs_model)
+        for p in proposals:
+            if not p.needs_model:
+                self._execute(_Job(p, Completion(p.note, Usage()), p.code, self.result.model_calls))
+        while True:
+            self._ask(asks)
+            if not self.pending:
+                return self.ending
+            left = engine.budget.max_seconds - (time.monotonic() - engine.started)
+            done, _ = wait(list(self.pending), timeout=max(left, 0.05) if self.ending is None else None,
+                           return_when=FIRST_COMPLETED)
+            if not done and self.ending is None:  # the time budget ran out with calls in flight
+                self._end((RunStatus.EXHAUSTED, f"no green candidate within {engine.budget.max_seconds:g}s"))
+            for future in done:
+                item = self.pending.pop(future)
+                if isinstance(item, Proposal):
+                    self._replied(future, item)
+                else:
+                    self._executed(future)
+
+    def _end(self, ending: Ending) -> None:
+        self.ending = self.ending or ending
+        self.engine._stop_calls()
+
+    def _ask(self, asks: deque[Proposal]) -> None:
+        """Keep up to the engine's width of model calls in flight, within the budgets."""
+        engine, result = self.engine, self.result
+        in_flight = sum(1 for v in self.pending.values() if isinstance(v, Proposal))
+        while self.ending is None and asks and in_flight < engine.model_parallel \
+                and not engine._out_of_budget(result.model_calls + in_flight, result.cost):
+            proposal = asks.popleft()
+            seed = engine.seed + result.model_calls + in_flight
+            self.pending[self.calls.submit(engine._complete, proposal, seed)] = proposal
+            in_flight += 1
+
+    def _execute(self, job: _Job) -> None:
+        """Run a candidate, unless the same code ran already (a duplicate) or is running (a twin)."""
+        job.key = normalise(job.code or "")
+        if job.key in self.seen:
+            job.outcome = self.seen[job.key]
+            self.engine._record(job, "duplicate", self.result, self.history)
+        elif job.key in self.running:
+            self.running[job.key].append(job)
+        else:
+            self.running[job.key] = [job]
+            self.pending[self.runs.submit(self.engine._execute, job)] = job
+
+    def _replied(self, future: Future[Any], proposal: Proposal) -> None:
+        engine, result = self.engine, self.result
+        try:
+            completion: Completion = future.result()
+        except ScriptExhausted as exc:
+            self._end((RunStatus.EXHAUSTED, str(exc)))
+            return
+        except ModelCallFailed as exc:
+            # The other calls in flight still finish and are recorded; then the run ends.
+            engine._record(_Job(proposal, Completion("", Usage(retries=exc.retries)), None, result.model_calls),
+                           "error", result, self.history, feedback=str(exc))
+            result.retries += exc.retries
+            self._end((RunStatus.ERROR, str(exc)))
+            return
+        usage = completion.usage
+        result.model_calls += 1
+        result.prompt_tokens += usage.prompt_tokens
+        result.completion_tokens += usage.completion_tokens
+        result.model_seconds += usage.seconds
+        result.cost += usage.cost
+        result.retries += usage.retries
+        job = _Job(proposal, completion, extract_code(completion.text, engine.required, engine.task.stub),
+                   result.model_calls)
+        if job.code is None:
+            engine._record(job, "model", result, self.history)
+        else:
+            self._execute(job)
+
+    def _executed(self, future: Future[Any]) -> None:
+        engine, result = self.engine, self.result
+        job = future.result()  # an executor failure raises here
+        assert isinstance(job, _Job) and job.outcome is not None
+        if job.outcome.infrastructure:
+            self._end((RunStatus.ERROR, f"the sandbox failed: {job.outcome.problem}"))
+            return
+        self.seen[job.key] = job.outcome
+        result.exec_seconds += job.exec_seconds
+        first, *copies = self.running.pop(job.key)
+        green = engine._record(first, "model" if first.proposal.needs_model else "repair", result, self.history)
+        for copy in copies:
+            copy.outcome = job.outcome
+            engine._record(copy, "duplicate", result, self.history)
+        # A reply already in hand still counts when the script ran out behind it.
+        if green and (self.ending is None or self.ending[0] is RunStatus.EXHAUSTED):
+            engine._stop_calls()
+            self.ending = engine._verified(first, result)
+            for other in [f for f, v in self.pending.items() if isinstance(v, _Job)]:
+                if other.cancel():
+                    self.pending.pop(other)
