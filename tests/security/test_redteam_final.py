@@ -233,3 +233,33 @@ def test_secret_like_files_are_not_in_the_private_copy(tmp_path: Path, committed
     for marker in ("ENVSECRET_11", "PEMSECRET_22", "RSASECRET_33"):
         assert marker.encode() not in stored
     assert tree_state(repo) == before
+
+
+# The output file is shared with the judge (same descriptor): reopening it for reading through the
+# inherited descriptor's /proc link, /dev/stdout or the path beside the candidate's directory is
+# the fence's to refuse, and the descriptor itself is write-only.
+REREAD_OUTPUT = r'''
+import os
+def attack():
+    found = []
+    for path in ('/proc/self/fd/1', '/proc/self/fd/2', '/dev/stdout', '/proc/self/cwd/../run/.out'):
+        try:
+            with open(path, 'rb') as f:
+                found.append('READ ' + path + repr(f.read(50)))
+        except OSError:
+            pass
+    try:
+        found.append('PREAD ' + repr(os.pread(1, 10, 0)))
+    except OSError:
+        pass
+    return 'escaped' if found else 'refused'
+'''
+
+
+@pytest.mark.skipif(landlock.abi_version() < 1, reason="needs Landlock")
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "full"])
+def test_the_inherited_output_file_cannot_be_read_back(fast: bool) -> None:
+    with WorkerPool(TestSuite(PROBE_TESTS, "test_probe.py", "probe"), Limits(timeout=5), fast=fast) as p:
+        outcome = p.run(REREAD_OUTPUT)
+        assert not outcome.green, outcome
+        assert "'refused'" in outcome.tests[0].message, outcome.tests[0]
