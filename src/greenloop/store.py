@@ -11,11 +11,11 @@ import os
 import secrets
 import sqlite3
 import time
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from greenloop.errors import BadInput
+from greenloop.rows import AttemptRecord, AttemptRow, BenchProblemRow, BenchRow, RunRow
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -158,28 +158,9 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     return db
 
 
-@dataclass(frozen=True)
-class AttemptRecord:
-    n: int
-    kind: str  # "model" | "duplicate"
-    messages: list[dict[str, str]]
-    response: str
-    code: str | None
-    outcome: dict[str, Any] | None
-    passed: int
-    total: int
-    green: bool
-    feedback: str
-    prompt_tokens: int
-    completion_tokens: int
-    model_seconds: float
-    exec_seconds: float
-    parent: int | None = None
-    cost: float = 0.0  # USD, from the configured prices
-    judge: str | None = None  # "split" | "shared": which judge formed the verdict
-
-
 class Store:
+    """The run store: runs, attempts and benches; callers never write SQL."""
+
     def __init__(self, path: str | Path | None = None, *, readonly: bool = False) -> None:
         self.path = Path(path) if path else default_path()
         self.db = connect(self.path, readonly=readonly)
@@ -282,115 +263,32 @@ class Store:
         rows = self.db.execute("SELECT * FROM bench_problems WHERE bench_id = ? ORDER BY created", (bench_id,))
         return [BenchProblemRow.from_dict(dict(r)) for r in rows]
 
+    # Benches: one row per bench (keyed by its configuration), one per finished problem.
+    def bench_by_key(self, key: str) -> str | None:
+        """The newest bench recorded under `key`: the one a resumed bench continues."""
+        row = self.db.execute("SELECT id FROM benches WHERE key = ? ORDER BY created DESC LIMIT 1", (key,)).fetchone()
+        return str(row[0]) if row else None
 
-def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in d.items() if k in names}
+    def start_bench(self, benchmark: str, key: str, config: dict[str, Any]) -> str:
+        bench_id = "bench-" + time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+        self.db.execute("INSERT INTO benches (id, created, benchmark, key, config) VALUES (?, ?, ?, ?, ?)",
+                        (bench_id, time.time(), benchmark, key, json.dumps(config)))
+        return bench_id
 
+    def bench_seconds(self, bench_id: str) -> float:
+        row = self.db.execute("SELECT seconds FROM benches WHERE id = ?", (bench_id,)).fetchone()
+        return float(row[0]) if row else 0.0
 
-@dataclass(frozen=True)
-class RunRow:
-    id: str
-    created: float
-    kind: str
-    tests_path: str | None
-    target: str | None
-    spec: str | None
-    model: str
-    strategy: str
-    budget: dict[str, Any]
-    status: str
-    message: str
-    attempts: int
-    model_calls: int
-    tests_passed: int
-    tests_total: int
-    prompt_tokens: int
-    completion_tokens: int
-    seconds: float
-    model_seconds: float
-    best_attempt: int | None
-    finished: float | None
-    cost: float = 0.0
-    python: str | None = None
+    def set_bench_seconds(self, bench_id: str, seconds: float) -> None:
+        self.db.execute("UPDATE benches SET seconds = ? WHERE id = ?", (seconds, bench_id))
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunRow:
-        d = dict(d)
-        d["budget"] = json.loads(d["budget"]) if isinstance(d.get("budget"), str) else d.get("budget") or {}
-        return cls(**_known(cls, d))
+    def bench_results(self, bench_id: str) -> dict[str, dict[str, Any]]:
+        """Each finished problem's result, by problem id."""
+        rows = self.db.execute("SELECT problem, result FROM bench_problems WHERE bench_id = ?", (bench_id,))
+        return {str(r[0]): dict(json.loads(r[1])) for r in rows}
 
-
-@dataclass(frozen=True)
-class AttemptRow:
-    id: int
-    run_id: str
-    n: int
-    parent: int | None  # the parent attempt's n
-    kind: str
-    created: float
-    messages: list[dict[str, str]]
-    response: str
-    code: str | None
-    outcome: dict[str, Any] | None
-    passed: int
-    total: int
-    green: bool
-    feedback: str
-    prompt_tokens: int
-    completion_tokens: int
-    model_seconds: float
-    exec_seconds: float
-    cost: float = 0.0
-    judge: str | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> AttemptRow:
-        d = dict(d)
-        if isinstance(d.get("messages"), str):
-            d["messages"] = json.loads(d["messages"])
-        if isinstance(d.get("outcome"), str):
-            d["outcome"] = json.loads(d["outcome"])
-        d["green"] = bool(d["green"])
-        if not d.get("judge") and d.get("outcome"):
-            d["judge"] = d["outcome"].get("judge")  # outcomes carry it before the column is written
-        return cls(**_known(cls, d))
-
-    @property
-    def tests(self) -> list[dict[str, Any]]:
-        """Per-test results (`test_id`, `status`, `message`, ...), empty when nothing ran."""
-        return list((self.outcome or {}).get("tests", []))
-
-
-@dataclass(frozen=True)
-class BenchRow:
-    id: str
-    created: float
-    benchmark: str
-    key: str
-    config: dict[str, Any]
-    seconds: float
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BenchRow:
-        d = dict(d)
-        d["config"] = json.loads(d["config"]) if isinstance(d.get("config"), str) else d.get("config") or {}
-        return cls(**_known(cls, d))
-
-
-@dataclass(frozen=True)
-class BenchProblemRow:
-    bench_id: str
-    problem: str
-    run_id: str | None
-    status: str
-    solved: bool
-    result: dict[str, Any]  # the bench runner's ProblemResult as a dict
-    created: float
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BenchProblemRow:
-        d = dict(d)
-        d["solved"] = bool(d["solved"])
-        d["result"] = json.loads(d["result"]) if isinstance(d.get("result"), str) else d.get("result") or {}
-        return cls(**_known(cls, d))
+    def record_bench_problem(self, bench_id: str, problem: str, run_id: str, status: str, solved: bool,
+                             result: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO bench_problems (bench_id, problem, run_id, status, solved, result, "
+                        "created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (bench_id, problem, run_id, status, int(solved), json.dumps(result), time.time()))

@@ -9,7 +9,6 @@ and the final verdict comes from the hidden tests.
 from __future__ import annotations
 
 import json
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -157,19 +156,8 @@ def solve_problem(problem: BenchProblem, config: BenchConfig, model: Model, stor
 
 
 def _bench_id(store: Store, config: BenchConfig, fresh: bool) -> str:
-    row = None if fresh else store.db.execute(
-        "SELECT id FROM benches WHERE key = ? ORDER BY created DESC LIMIT 1", (config.key,)).fetchone()
-    if row is not None:
-        return str(row[0])
-    bench_id = "bench-" + time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-    store.db.execute("INSERT INTO benches (id, created, benchmark, key, config) VALUES (?, ?, ?, ?, ?)",
-                     (bench_id, time.time(), config.benchmark, config.key, json.dumps(asdict(config))))
-    return bench_id
-
-
-def _finished(store: Store, bench_id: str) -> dict[str, ProblemResult]:
-    rows = store.db.execute("SELECT problem, result FROM bench_problems WHERE bench_id = ?", (bench_id,))
-    return {r[0]: ProblemResult(**json.loads(r[1])) for r in rows}
+    found = None if fresh else store.bench_by_key(config.key)
+    return found or store.start_bench(config.benchmark, config.key, asdict(config))
 
 
 def run_bench(config: BenchConfig, problems: list[BenchProblem], *, db: str | Path | None = None,
@@ -181,8 +169,8 @@ def run_bench(config: BenchConfig, problems: list[BenchProblem], *, db: str | Pa
     store = Store(db)
     bench_id = _bench_id(store, config, fresh)
     run = BenchRun(bench_id, config)
-    run.seconds = float(store.db.execute("SELECT seconds FROM benches WHERE id = ?", (bench_id,)).fetchone()[0])
-    done = _finished(store, bench_id)
+    run.seconds = store.bench_seconds(bench_id)
+    done = {problem: ProblemResult(**result) for problem, result in store.bench_results(bench_id).items()}
     todo = [p for p in problems if p.task_id not in done]
     run.skipped = len(problems) - len(todo)
     if on_start is not None:
@@ -205,11 +193,9 @@ def run_bench(config: BenchConfig, problems: list[BenchProblem], *, db: str | Pa
             with lock:
                 elapsed = before + time.monotonic() - started
                 if result.status != RunStatus.ERROR.value:
-                    own.db.execute("INSERT OR REPLACE INTO bench_problems (bench_id, problem, run_id, status, solved, "
-                                   "result, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                   (bench_id, problem.task_id, result.run_id, result.status, int(result.solved),
-                                    json.dumps(asdict(result)), time.time()))
-                own.db.execute("UPDATE benches SET seconds = ? WHERE id = ?", (elapsed, bench_id))
+                    own.record_bench_problem(bench_id, problem.task_id, result.run_id, result.status, result.solved,
+                                             asdict(result))
+                own.set_bench_seconds(bench_id, elapsed)
                 done[problem.task_id] = result
                 if on_result is not None:
                     on_result(result)
@@ -230,7 +216,7 @@ def run_bench(config: BenchConfig, problems: list[BenchProblem], *, db: str | Pa
         stop.set()
     finally:
         run.seconds = before + time.monotonic() - started
-        store.db.execute("UPDATE benches SET seconds = ? WHERE id = ?", (run.seconds, bench_id))
+        store.set_bench_seconds(bench_id, run.seconds)
         store.close()
     run.interrupted = stop.is_set()
     run.results = [done[p.task_id] for p in problems if p.task_id in done]

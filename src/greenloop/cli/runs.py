@@ -18,7 +18,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from greenloop.cli.common import fail, terminal_safe
-from greenloop.store import LAST, AttemptRow, RunRow, Store, StoreError
+from greenloop.rows import AttemptRow, RunRow
+from greenloop.store import LAST, Store, StoreError
 
 TSV_COLUMNS = ("run", "started", "status", "tests", "calls", "tokens", "cost", "seconds", "model", "target")
 

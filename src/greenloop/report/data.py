@@ -9,7 +9,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from greenloop.store import AttemptRow, BenchProblemRow, BenchRow, RunRow, Store, StoreError
+from greenloop.rows import AttemptRow, BenchProblemRow, BenchRow, RunRow
+from greenloop.store import Store, StoreError
 
 
 @dataclass(frozen=True)

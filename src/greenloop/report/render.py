@@ -14,7 +14,8 @@ import jinja2
 
 from greenloop.report import plots
 from greenloop.report.data import AttemptView, BenchView, RunView, problem_table
-from greenloop.store import AttemptRow, RunRow, Store
+from greenloop.rows import AttemptRow, RunRow
+from greenloop.store import Store
 
 POLL_MS = 1000  # how often a live page asks the server for news
 
