@@ -4,7 +4,9 @@ claim pytest's outcomes are in test_redteam_judge_reach.py."""
 
 from __future__ import annotations
 
-from greenloop.execute import Limits, TestSuite, WorkerPool
+import pytest
+
+from greenloop.execute import Limits, TestStatus, TestSuite, WorkerPool
 
 STACK_TESTS = """\
 from stack import Stack
@@ -50,3 +52,41 @@ def test_a_context_manager_may_still_suppress_ordinary_errors() -> None:
     quiet = "class Quiet:\n    def __enter__(self): return self\n    def __exit__(self, kind, value, tb): return kind is ValueError\n"
     with WorkerPool(TestSuite(SUPPRESS_TESTS, "test_quiet.py", "quiet"), Limits(timeout=3), judge="split") as p:
         assert p.run(quiet).green
+
+
+STORE_TESTS = '''from store import Store
+
+
+def test_store():
+    with Store() as s:
+        s.put("a", 1)
+        assert s.get("a") == 1
+        assert s.get("b") is None
+
+
+def test_arithmetic():
+    with Store() as s:
+        assert s.get("a") + 1 == 2
+'''
+# put() raises and get() answers None: the asserts after the failing line must still decide.
+SWALLOWS_ITS_OWN = '''
+class Store:
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return True
+    def put(self, k, v):
+        raise RuntimeError("not written yet")
+    def get(self, k):
+        return None
+'''
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "full"])
+def test_a_context_manager_cannot_swallow_its_own_errors_or_the_tests(fast: bool) -> None:
+    """Its own exception from a call, or the TypeError of the test's `None + 1`, skipped the rest of
+    the block; only what the test raises on purpose is the candidate's to suppress."""
+    with WorkerPool(TestSuite(STORE_TESTS, "test_store.py", "store"), Limits(timeout=3), fast=fast) as p:
+        outcome = p.run(SWALLOWS_ITS_OWN)
+        assert outcome.judge == "split"
+        assert not any(t.status is TestStatus.PASSED for t in outcome.tests), outcome

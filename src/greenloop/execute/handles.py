@@ -8,11 +8,14 @@ back to identity: a handle never decides equality or ordering against a value th
 
 from __future__ import annotations
 
+import dis
+import os
 from collections.abc import Callable
 from typing import Any
 
 from greenloop.execute import wire
 
+_GREENLOOP_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _COMPARISONS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"}
 current: Any = None  # this judge process's `proxy.Remote` (proxy.connect)
 
@@ -75,6 +78,20 @@ class _Meta(type):
         return _remote().ask(["getattr", ["k", cls.__dict__["_gl_class"]], name])
 
 
+def _raised_by_the_test(tb: Any) -> bool:
+    """Whether the exception's innermost frame is a `raise` statement outside greenloop's own code
+    (the test file's): not a forwarded call re-raising the candidate's exception, not an operation
+    of the test's that failed."""
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    if code.co_filename.startswith(_GREENLOOP_DIR):
+        return False
+    return dis.opname[code.co_code[tb.tb_lasti]] == "RAISE_VARARGS"  # the test's source may be gone by now
+
+
 def _operator(name: str) -> Callable[..., Any]:
     if name in _COMPARISONS:
         def compare(self: Handle, other: Any) -> Any:
@@ -84,13 +101,14 @@ def _operator(name: str) -> Callable[..., Any]:
         compare.__name__ = name
         return compare
     if name == "__exit__":
-        def leave(self: Handle, kind: Any, value: Any, _tb: Any) -> Any:
+        def leave(self: Handle, kind: Any, value: Any, tb: Any) -> Any:
             suppress = _remote().operate(self, name, (kind, value, None))
-            # The test's own verdicts (a failed assert, pytest.fail / skip / xfail) are not the
-            # candidate's to swallow; any other exception it may (contextlib.suppress does).
-            if isinstance(value, (AssertionError, _outcome_exception())):
+            # The candidate may swallow only what the test itself raised on purpose (`raise E` in the
+            # test file, as contextlib.suppress is tested): never a verdict (a failed assert, pytest's
+            # outcomes), an error of the test's own expressions, or its own exceptions from calls.
+            if value is None or isinstance(value, (AssertionError, _outcome_exception())):
                 return False
-            return suppress
+            return suppress if _raised_by_the_test(tb) else False
         return leave
     op = "bool" if name == "__bool__" else name
 
