@@ -181,7 +181,7 @@ class _Listener:
 
 def probes(listener_port: int, store: Path, outside: Path) -> list[tuple[str, str]]:
     """Code under test that passes the edit checks and tries to reach the host at run time."""
-    proc = "''.join(['/pr', 'oc'])"
+    proc = "''.join(list(['/pr', 'oc']))"
     return [
         ("env", probe("env", f"""import os
 data = ''
@@ -191,7 +191,7 @@ for pid in ['1', 'self'] + [p for p in os.listdir({proc}) if p.isdigit()]:
     except OSError:
         pass
 from shop import _ns
-data += repr(dict(_ns.OS[''.join(['envi', 'ron'])]))
+data += repr(dict(_ns.OS[''.join(list(['envi', 'ron']))]))
 found = (''.join(reversed({SECRET[::-1]!r})) in data, 'OPENAI' in data, 'VIRTUAL_ENV' in data and 'HOME' in data)""")),
         ("files", probe("files", f"""found = []
 for p in ['/etc/shadow', '/root/.bashrc', '/root/.gitconfig', {hide(str(store))}, {hide(str(store.parent / 'script0.json'))},
@@ -250,7 +250,7 @@ class _Keep:
     pass
 _k = _Keep()
 from shop import _ns
-weakref.finalize(_k, _ns.OS[''.join(['_ex', 'it'])], 0)
+weakref.finalize(_k, _ns.OS[''.join(list(['_ex', 'it']))], 0)
 total.keep = _k""")),
         ("thread_late_forge", code_change("""import os, threading, time
 def _late():
@@ -263,10 +263,10 @@ def _late():
 threading.Thread(target=_late).start()""")),
         ("fork_fake_report", code_change("""import os, sys
 from shop import _ns
-if _ns.OS[''.join(['fo', 'rk'])]() == 0:
+if _ns.OS[''.join(list(['fo', 'rk']))]() == 0:
     print('tests/test_cart.py ..  [100%]\\n==== 2 passed in 0.01s ====')
     sys.stdout.flush()
-    _ns.OS[''.join(['_ex', 'it'])](0)""")),
+    _ns.OS[''.join(list(['_ex', 'it']))](0)""")),
     ]
 
 
@@ -510,12 +510,14 @@ def test_terminal_escapes_from_code_under_test_never_reach_the_terminal(tmp_path
 # these dodges are about what pytest does with them at run time, not about the screening.
 NAMESPACES = {"src/shop/_ns.py": ("import os\nimport sys\n\nOS = os.__dict__\nSYS = sys.__dict__\n\n\n"
                                   "def namespace(obj):\n    return obj.__dict__\n")}
-MODULES = "_ns.SYS[''.join(['mod', 'ules'])]"
-PYTEST_MODULE = f"{MODULES}[''.join(['py', 'test'])]"  # not `sys.modules`, not `import pytest`
+# `''.join(list([...]))` is a name the screening cannot fold (a literal list would be): these probes
+# must reach the sandbox, because what they test is the defence there.
+MODULES = "_ns.SYS[''.join(list(['mod', 'ules']))]"
+PYTEST_MODULE = f"{MODULES}[''.join(list(['py', 'test']))]"  # not `sys.modules`, not `import pytest`
 DODGES = {
-    "skip": f"if discount:\n    _ns.namespace({PYTEST_MODULE})[''.join(['sk', 'ip'])]('later')",
-    "xfail": f"if discount:\n    _ns.namespace({PYTEST_MODULE})[''.join(['xf', 'ail'])]('later')",
-    "deselect": (f"_g = {MODULES}[''.join(['g', 'c'])]\nfor _o in _g.get_objects():\n"
+    "skip": f"if discount:\n    _ns.namespace({PYTEST_MODULE})[''.join(list(['sk', 'ip']))]('later')",
+    "xfail": f"if discount:\n    _ns.namespace({PYTEST_MODULE})[''.join(list(['xf', 'ail']))]('later')",
+    "deselect": (f"_g = {MODULES}[''.join(list(['g', 'c']))]\nfor _o in _g.get_objects():\n"
                  "    if type(_o).__name__ == 'Session' and isinstance(getattr(_o, 'items', None), list):\n"
                  "        del _o.items[1:]"),
 }

@@ -254,7 +254,7 @@ def test_code_under_test_cannot_rewrite_tests_not_yet_collected(tmp_path: Path) 
     weak = "def test_total():\\n    pass\\n\\n\\ndef test_discount():\\n    pass\\n"
     rewrite = block(CART, "def total(prices, discount=0):",
                     # The path built from pieces that name nothing: only the read-only mount stops it.
-                    f"try:\n    with open(''.join(['te', 'sts/', 'tes', 't', '_cart.p', 'y']), 'w') as f:\n        f.write('{weak}')\n"
+                    f"try:\n    with open(''.join(list(['te', 'sts/', 'tes', 't', '_cart.p', 'y'])), 'w') as f:\n        f.write('{weak}')\n"
                     "except OSError:\n    pass\n\n\ndef total(prices, discount=0):")
     proc = fix(repo, script(tmp_path, rewrite), "pytest", "tests", extra=("--max-calls", "1"))
     assert proc.returncode == 1, proc.stderr

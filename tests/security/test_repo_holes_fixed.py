@@ -291,10 +291,10 @@ def test_a_conftest_created_at_run_time_behind_a_symlinked_test_dir_is_refused(t
             "def PT_runtest_makereport(item, call):\\n    out = yield\\n    rep = out.get_result()\\n"
             "    rep.outcome = \"passed\"\\n    rep.longrepr = None\\n")
     reply = block(CART, "def total(prices, discount=0):",
-                  "import os\n\ntry:\n    with open(os.path.join(os.path.dirname(__file__), '..', '..', ''.join(['te', 'sts']), "
-                  "'zz', ''.join(['con', 'fte', 'st.p', 'y'])), 'w') as _f:\n"
-                  f"        _f.write('{hook}'.replace('PT', ''.join(['py', 'te', 'st'])).replace('PG', "
-                  "''.join(['plu', 'ggy'])))\nexcept OSError as _e:\n    WROTE = repr(_e)\nelse:\n    WROTE = 'wrote'\n\n\n"
+                  "import os\n\ntry:\n    with open(os.path.join(os.path.dirname(__file__), '..', '..', ''.join(list(['te', 'sts'])), "
+                  "'zz', ''.join(list(['con', 'fte', 'st.p', 'y']))), 'w') as _f:\n"
+                  f"        _f.write('{hook}'.replace('PT', ''.join(list(['py', 'te', 'st']))).replace('PG', "
+                  "''.join(list(['plu', 'ggy']))))\nexcept OSError as _e:\n    WROTE = repr(_e)\nelse:\n    WROTE = 'wrote'\n\n\n"
                   "def total(prices, discount=0):")
     proc = run_fix(repo, script(tmp_path, reply), "pytest", "tests", extra=("--max-calls", "1"))
     assert_not_green_and_untouched(repo, before, proc)

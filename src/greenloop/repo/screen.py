@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from collections import Counter
 
 # Modules whose import from code under test means tampering with the test run or the process.
@@ -34,7 +35,9 @@ _MODULES = {
     "zipimport": "imports code from archives", "platform": "inspects the machine it runs on (platform)",
     "getpass": "inspects the user it runs as (getpass)", "pwd": "inspects the user it runs as (pwd)",
     "mock": "imports mock objects", "dirty_equals": "imports objects equal to anything",
-    "hamcrest": "imports matchers", "_greenloop_report": "reaches greenloop's result channel", "_greenloop_unittest": "reaches greenloop's runner",
+    "hamcrest": "imports matchers",
+    "pkgutil": "resolves objects by name (pkgutil.resolve_name reaches any module's internals)",
+    "pydoc": "locates objects by name (pydoc.locate reaches any module's internals)", "_greenloop_report": "reaches greenloop's result channel", "_greenloop_unittest": "reaches greenloop's runner",
 }
 _SUBMODULES = {"xml.etree": None, "xml.dom": None, "unittest.mock": "imports unittest.mock",
                "importlib.metadata": None, "importlib.resources": None}
@@ -64,6 +67,10 @@ _ATTRS = {
     "__getattribute__": "gets attributes by computed name (__getattribute__)",
     "attrgetter": "gets attributes by computed name (operator.attrgetter)",
     "methodcaller": "calls methods by computed name (operator.methodcaller)",
+    "__setattr__": "sets attributes by computed name (__setattr__)",
+    "__delattr__": "deletes attributes by computed name (__delattr__)",
+    "resolve_name": "resolves objects by name", "get_field": "reads attributes through format fields",
+    "Formatter": "reads attributes through format fields (string.Formatter)",
     "path_importer_cache": "patches the import system",
     # What differs between greenloop's sandbox and the user's machine: code that checks it can be
     # right only under greenloop's test run.
@@ -198,6 +205,7 @@ class _Finder(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         self.called.add(id(node.func))
+        self._pieces(node)
         name = _call_name(node.func)
         if name in _DYNAMIC and len(node.args) >= 2:
             attr = node.args[1]
@@ -208,13 +216,16 @@ class _Finder(ast.NodeVisitor):
                                                       else None), node)
         self.generic_visit(node)
 
-    def visit_BinOp(self, node: ast.BinOp) -> None:
-        # 'mod' + 'ules', '_green' + 'loop_report': the pieces name nothing, the sum does.
+    def _pieces(self, node: ast.AST) -> None:
+        # 'mod' + 'ules', ''.join(['_green', 'loop_report']): the pieces name nothing, the whole does.
         text = _folded(node)
         if text is not None:
             self._text(text, node)
             if text in _ATTRS or text in _NAMES:
                 self.add(f"builds the name {text!r} from pieces", node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        self._pieces(node)
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
@@ -232,12 +243,32 @@ class _Finder(ast.NodeVisitor):
             self.add("names the tests' files (reading expected values from the tests is not a fix)", node)
         if _PROC_PART.search(text):
             self.add("names /proc or process memory (proc, mem, environ, fd)", node)
+        for attribute in _format_fields(text):
+            reason = _ATTRS.get(attribute) or _NAMES.get(attribute)
+            if reason:
+                self.add(f"reaches {attribute!r} through a format field: {reason}", node)
+
+
+def _format_fields(text: str) -> list[str]:
+    """The attribute and key names a `str.format` of `text` would reach (`{0.modules}` -> modules)."""
+    if "{" not in text:
+        return []
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f]
+    except ValueError:
+        return []
+    return [part for field in fields for part in re.split(r"[.\[\]]", field)[1:] if part]
 
 
 def _folded(node: ast.AST) -> str | None:
-    """The string a `+` of string constants adds up to, or None."""
+    """The string a `+` or a `''.join` of string constants adds up to, or None."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+            and isinstance(node.func.value, ast.Constant) and isinstance(node.func.value.value, str)
+            and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple))):
+        parts = [_folded(e) for e in node.args[0].elts]
+        return None if any(p is None for p in parts) else node.func.value.value.join(p for p in parts if p is not None)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = _folded(node.left), _folded(node.right)
         if left is not None and right is not None:
