@@ -206,25 +206,3 @@ def test_an_exception_attribute_named_class_does_not_make_a_skip(skip_pool: Work
 def test_pytest_skip_raised_by_a_fixture_call_is_not_a_skip(skip_pool: WorkerPool) -> None:
     skipped_not_green(skip_pool, "import pytest\ndef make():\n    pytest.skip('later')\n\n"
                                  "def total(xs):\n    return sum(xs)\n")
-
-
-@pytest.mark.parametrize("judge", ["split", "shared"])
-def test_a_process_left_behind_does_not_outlive_its_job(judge: str) -> None:
-    # An orphaned, setsid grandchild that keeps writing must be gone before the next job runs.
-    tests = "from probe import attack\n\n\ndef test_attack():\n    assert attack() == 'escaped'\n"
-    spy = ("import os, time\n"
-           "def attack():\n    if os.fork() == 0:\n        os.setsid()\n        if os.fork() == 0:\n"
-           "            while True:\n                try:\n"
-           "                    with open('/tmp/spy', 'a') as f:\n"
-           "                        f.write(str(time.monotonic()) + '\\n')\n"
-           "                except OSError:\n                    pass\n                time.sleep(0.01)\n"
-           "        os._exit(0)\n    time.sleep(0.05)\n    return 'spawned'\n")
-    check = ("import os, time\n"
-             "def attack():\n    def size():\n        try:\n            return os.path.getsize('/tmp/spy')\n"
-             "        except OSError:\n            return -1\n"
-             "    before = size()\n    time.sleep(0.1)\n    return 'escaped' if size() != before else 'gone'\n")
-    with WorkerPool(TestSuite(tests, "test_probe.py", "probe"), Limits(timeout=3), judge=judge) as p:
-        assert not p.run(spy).green
-        outcome = p.run(check)
-        assert not outcome.green, outcome
-        assert outcome.tests[0].actual == "'gone'", outcome.tests[0]
