@@ -9,7 +9,7 @@ import select
 import signal
 import time
 
-from greenloop.execute.proctree import kill_descendants
+from greenloop.execute.proctree import kill_descendants, reap
 
 _MADV_POPULATE_WRITE = 23
 _PREFAULT_CHUNK = 64 * os.sysconf("SC_PAGE_SIZE")
@@ -36,7 +36,7 @@ def kill_job(judge: int, candidate: int, forker: int) -> None:
             os.waitpid(judge, 0)
         except ChildProcessError:
             pass
-        _reap()
+        reap()
         if kill_descendants(spare=forker, alive=_alive):
             return
         time.sleep(0.001)
@@ -49,16 +49,6 @@ def _alive(pid: int) -> bool:
             return f.read().rpartition(b")")[2].split()[0] != b"Z"
     except (OSError, IndexError):
         return False
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def prefault(job_fd: int) -> None:  # pragma: no cover - runs in the child

@@ -57,7 +57,7 @@ def kill_tree(pgid: int) -> None:
             os.waitpid(pgid, 0)  # the child itself, killed: wait for it rather than poll
         except (ChildProcessError, ProcessLookupError):
             pass
-        _reap()
+        reap()
         if kill_descendants():
             return
         time.sleep(0.001)
@@ -75,7 +75,8 @@ def kill_descendants(spare: int = 0, alive: Callable[[int], bool] = lambda pid: 
     return not left
 
 
-def _reap() -> None:
+def reap() -> None:
+    """Collect every child that has exited, without waiting for the others."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
