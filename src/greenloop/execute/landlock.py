@@ -108,9 +108,9 @@ def readable_roots() -> tuple[str, ...]:
     """What sandboxed code may read: the system and Python directories the sandbox binds, `/proc`
     (its own entries; other processes' are guarded by their non-dumpable flag) and `/dev`. Never
     `/tmp`, where the worker keeps the tests and other pools keep theirs."""
-    from greenloop.execute.sandbox import _SYSTEM_DIRS, _python_dirs
+    from greenloop.execute.sandbox import SYSTEM_DIRS, python_dirs
 
-    return (*_SYSTEM_DIRS, *_python_dirs(), "/proc", "/dev")
+    return (*SYSTEM_DIRS, *python_dirs(), "/proc", "/dev")
 
 
 def fence(directory: str) -> int:

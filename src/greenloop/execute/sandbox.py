@@ -26,7 +26,7 @@ from pathlib import Path
 import greenloop
 from greenloop.execute import confine
 
-_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 _SETPRIV = "/usr/bin/setpriv"
 # Writable by uid 0 without any capability (sysctls, SysRq): covered by read-only binds.
 _PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
@@ -56,7 +56,7 @@ def _site_dirs() -> set[str]:
     return {d for d in dirs if os.path.isdir(d)}
 
 
-def _python_dirs() -> list[str]:
+def python_dirs() -> list[str]:
     """Directories the worker's interpreter and its imports live in; never the working directory
     or other sys.path entries, which may be the user's project."""
     dirs = {sys.base_prefix, sys.prefix, str(Path(greenloop.__file__).resolve().parent.parent)}
@@ -138,7 +138,7 @@ def bwrap_argv(extra_rw: tuple[str, ...] = (), binds: tuple[tuple[str, str, bool
     else:
         argv += ["--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
     argv += ["--die-with-parent", "--new-session"]
-    for d in _SYSTEM_DIRS:
+    for d in SYSTEM_DIRS:
         argv += ["--ro-bind-try", d, d]
     sized = _bwrap_version() >= (0, 7)  # --size arrived in bubblewrap 0.7
     argv += ["--proc", "/proc", "--dev", "/dev"]
@@ -148,8 +148,8 @@ def bwrap_argv(extra_rw: tuple[str, ...] = (), binds: tuple[tuple[str, str, bool
     argv += (["--size", str(shm_bytes(tmp_bytes))] if sized else []) + ["--perms", "1777", "--tmpfs", "/dev/shm"]
     made: set[str] = set()
     argv += _mkdirs("/var/tmp", made) + ["--symlink", "/tmp", "/var/tmp"]
-    for d in _python_dirs():
-        if not d.startswith(_SYSTEM_DIRS):
+    for d in python_dirs():
+        if not d.startswith(SYSTEM_DIRS):
             argv += _mkdirs(d, made) + ["--ro-bind", d, d]
     for d in extra_rw:
         argv += _mkdirs(d, made) + ["--bind", d, d]
