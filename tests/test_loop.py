@@ -12,6 +12,7 @@ from greenloop.errors import BadInput
 from greenloop.execute import Limits
 from greenloop.loop.engine import Engine, RunStatus
 from greenloop.loop.recording import MemoryRecorder
+from greenloop.loop.solving import SolveProblem
 from greenloop.loop.strategies import ReviseStrategy
 from greenloop.models.scripted import ScriptedModel
 from greenloop.solver import prepare_pool, solve
@@ -137,14 +138,14 @@ def test_strategies_fill_a_round_to_the_width(workspace: Path) -> None:
     from greenloop.task import Task
 
     task = Task.from_files(workspace / "test_slugger.py", workspace / "slugger.py")
-    assert len(ReviseStrategy().propose(task, "tests", [], width=5)) == 5
-    assert len(SampleStrategy(round_size=4).propose(task, "tests", [], width=6)) == 6
-    assert len(SampleStrategy(round_size=4).propose(task, "tests", [], width=2)) == 4
-    assert len(TreeStrategy(width=4).propose(task, "tests", [], width=8)) == 8
+    assert len(ReviseStrategy().propose(SolveProblem(task), "tests", [], width=5)) == 5
+    assert len(SampleStrategy(round_size=4).propose(SolveProblem(task), "tests", [], width=6)) == 6
+    assert len(SampleStrategy(round_size=4).propose(SolveProblem(task), "tests", [], width=2)) == 4
+    assert len(TreeStrategy(width=4).propose(SolveProblem(task), "tests", [], width=8)) == 8
     single = run(workspace, ScriptedModel([fenced(WRONG)] * 4, max_parallel=4), strategy=SingleStrategy.name)
     assert single.model_calls == 1, "pass@1 stays one call at any width"
     history = [Attempt(1, WRONG, None, "it failed")]
-    kinds = [p.parent is None for p in ReviseStrategy().propose(task, "tests", history, width=4)]
+    kinds = [p.parent is None for p in ReviseStrategy().propose(SolveProblem(task), "tests", history, width=4)]
     assert kinds.count(True) == 2 and kinds.count(False) == 2, "revisions and fresh samples alternate"
 
 
@@ -161,8 +162,8 @@ def test_the_engine_records_through_any_recorder(workspace: Path) -> None:
     task = Task.from_files(workspace / "test_slugger.py", workspace / "slugger.py")
     recorder = MemoryRecorder()
     with prepare_pool(task, Limits()) as pool:
-        result = Engine(task, ScriptedModel([fenced(WRONG), fenced(GOOD)]), pool, recorder, ReviseStrategy(),
-                        Budget(max_calls=3)).run()
+        result = Engine(SolveProblem(task, pool), ScriptedModel([fenced(WRONG), fenced(GOOD)]), recorder,
+                        ReviseStrategy(), Budget(max_calls=3)).run()
     assert result.status is RunStatus.GREEN
     assert recorder.runs[result.run_id]["status"] == "green"
     assert [a.passed for a in recorder.attempts[result.run_id]] == [0, 4]

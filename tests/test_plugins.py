@@ -51,10 +51,10 @@ class Twice:
     def __init__(self, tries: int = 2):
         self.tries = tries
 
-    def propose(self, task, style, history):
+    def propose(self, problem, style, history):
         if len(history) >= self.tries:
             return []
-        return [Proposal(first_messages(task, style), 0.5)]
+        return [Proposal(problem.first_messages(style), 0.5)]
 '''
 
 

@@ -12,6 +12,7 @@ from conftest import GOOD, PARTIAL, WRONG, fenced
 from greenloop.execute import Limits, Outcome, TestResult, TestStatus, TestSuite, WorkerPool
 from greenloop.loop.engine import Engine, Result, RunStatus
 from greenloop.loop.prompts import first_messages
+from greenloop.loop.solving import SolveProblem
 from greenloop.loop.strategies import STRATEGIES, Attempt
 from greenloop.loop.tree import TreeStrategy
 from greenloop.models import Completion, Message, Usage
@@ -70,8 +71,8 @@ def engine_run(tmp_path: Path, tests: str, module: str, model: ScriptedModel, st
     task = Task.from_files(tmp_path / f"test_{module}.py", tmp_path / f"{module}.py")
     store = Store(tmp_path / "runs.db")
     with WorkerPool(TestSuite(task.test_source, task.tests_path.name, module), Limits(), size=workers) as pool:
-        result = Engine(task, model, pool, store, STRATEGIES.create(strategy), Budget(calls), workers=workers,
-                        model_parallel=parallel).run()
+        result = Engine(SolveProblem(task, pool), model, store, STRATEGIES.create(strategy), Budget(calls),
+                        workers=workers, model_parallel=parallel).run()
     return result, store.attempts(result.run_id)
 
 
@@ -184,19 +185,19 @@ def test_tree_revises_each_close_node_once_best_first(tmp_path: Path) -> None:
     (tmp_path / "test_m.py").write_text("from m import f\n\ndef test_f():\n    assert f() == 1\n")
     task = Task.from_files(tmp_path / "test_m.py", tmp_path / "m.py")
     tree = TreeStrategy(width=4, max_repairs=0)  # no local repair: this is about the model's proposals
-    first = tree.propose(task, "tests", [])
+    first = tree.propose(SolveProblem(task), "tests", [])
     assert len(first) == 4 and all(p.parent is None and p.temperature == 0.8 for p in first)
     history = [_attempt(1, 1), _attempt(2, 3), _attempt(3, 2), _attempt(4, 0)]
-    round2 = tree.propose(task, "tests", history)
+    round2 = tree.propose(SolveProblem(task), "tests", history)
     assert [p.parent.n if p.parent else None for p in round2] == [2, None, None, None]
     assert "feedback 2" in round2[0].messages[-1]["content"]
     history += [_attempt(5, 3, parent=2, kind="duplicate")]
-    round3 = tree.propose(task, "tests", history)
+    round3 = tree.propose(SolveProblem(task), "tests", history)
     assert round3[0].parent is not None and round3[0].parent.n == 3  # 2 of 4: still close
     history += [_attempt(6, 2, parent=3, kind="duplicate")]
-    assert all(p.parent is None for p in tree.propose(task, "tests", history)), "no close node left to revise"
+    assert all(p.parent is None for p in tree.propose(SolveProblem(task), "tests", history)), "no close node left to revise"
     twice = TreeStrategy(max_revisions=2, max_repairs=0)
-    again = twice.propose(task, "tests", history[:5])
+    again = twice.propose(SolveProblem(task), "tests", history[:5])
     assert again[0].parent is not None and again[0].parent.n == 2 and again[0].temperature > round2[0].temperature
 
 
@@ -205,7 +206,7 @@ def test_tree_raises_the_temperature_of_fresh_samples_that_come_back_duplicated(
     task = Task.from_files(tmp_path / "test_m.py", tmp_path / "m.py")
     tree = TreeStrategy(max_repairs=0)
     history = [_attempt(1, 0)] + [_attempt(i, 0, kind="duplicate") for i in range(2, 6)]
-    fresh = [p for p in tree.propose(task, "tests", history) if p.parent is None]
+    fresh = [p for p in tree.propose(SolveProblem(task), "tests", history) if p.parent is None]
     assert fresh and all(p.temperature > 0.8 for p in fresh)
 
 
@@ -230,7 +231,7 @@ def test_fresh_samples_show_the_tests_the_best_nodes_fail_as_doctest_examples(tm
                TestResult("test_bank.py::test_2", TestStatus.ERROR, "TypeError: boom"),
                TestResult("test_bank.py::test_3", TestStatus.FAILED, "wrong"))
     node = Attempt(1, "def below_zero(operations):\n    return False\n", Outcome(results), "fb", None, 1)
-    fresh = [p for p in TreeStrategy().propose(task, "examples", [node]) if p.parent is None]
+    fresh = [p for p in TreeStrategy().propose(SolveProblem(task), "examples", [node]) if p.parent is None]
     assert len(fresh) == 4 and fresh[0].messages == first_messages(task, "examples")
     shown = fresh[1].messages[-1]["content"]
     # test_3's truthiness assert, its local folded in, is an example too (the stub's derivation).

@@ -9,6 +9,7 @@ from typing import Any
 from greenloop.atomic import write_atomically
 from greenloop.execute import CollectionError, ExecutorError, Limits, Outcome, TestSuite, WorkerPool
 from greenloop.loop.engine import Engine, Progress, Result, RunStatus
+from greenloop.loop.solving import SolveProblem
 from greenloop.loop.strategies import STRATEGIES
 from greenloop.models import Model, load_model
 from greenloop.store import Store
@@ -68,8 +69,8 @@ def solve(
     verify = fresh_runner(task, limits)
 
     try:
-        engine = Engine(task, the_model, pool, store, the_strategy, budget or Budget(),
-                        verify=verify, on_progress=on_progress, seed=seed, model_parallel=parallel)
+        engine = Engine(SolveProblem(task, pool, verify), the_model, store, the_strategy, budget or Budget(),
+                        on_progress=on_progress, seed=seed, model_parallel=parallel)
         result = engine.run()
     except ExecutorError as exc:
         raise ExecutorError(f"the sandbox failed: {exc}") from exc

@@ -20,6 +20,7 @@ from typing import Any
 from greenloop.benchmarks.registry import BenchProblem
 from greenloop.execute import Limits
 from greenloop.loop.engine import Engine, RunStatus
+from greenloop.loop.solving import SolveProblem
 from greenloop.loop.strategies import STRATEGIES, Strategy
 from greenloop.models import Capabilities, Completion, Message, Model, PromptStyle, Usage
 from greenloop.solver import fresh_runner, prepare_pool
@@ -132,10 +133,9 @@ def solve_problem(problem: BenchProblem, config: BenchConfig, model: Model, stor
     task = problem.task(config.tests)
     pool = prepare_pool(task, BENCH_LIMITS, config.workers)
     try:
-        engine = Engine(task, model, pool, store, config.make_strategy(),
-                        Budget(config.max_calls, config.max_seconds),
-                        verify=fresh_runner(task, BENCH_LIMITS), seed=config.seed,
-                        workers=config.workers, model_parallel=model_parallel, kind="bench")
+        engine = Engine(SolveProblem(task, pool, fresh_runner(task, BENCH_LIMITS), kind="bench"), model, store,
+                        config.make_strategy(), Budget(config.max_calls, config.max_seconds), seed=config.seed,
+                        workers=config.workers, model_parallel=model_parallel)
         result = engine.run()
     finally:
         pool.close()

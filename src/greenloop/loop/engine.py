@@ -1,7 +1,9 @@
 """The engine: owns budgets, stopping, recording, concurrency and the final verification of green.
 
-It depends only on the seams: a `Model`, an `Executor`, a `Strategy`, a `Recorder`, and a
-`verify` callable that re-runs a candidate in a fresh sandbox. A strategy proposes a round (at
+One engine for every mode. It depends only on the seams: a `Problem` (what a candidate is, how to
+ask for one, run it and verify it: loop/problem.py), a `Model`, a `Strategy` and a `Recorder`.
+When the problem has code to start from (repo mode), that is attempt 0, the `baseline`, and the
+run is green at once if it already passes. A strategy proposes a round (at
 least `parallel` model requests wide, when it takes a `width`); the engine keeps up to `parallel`
 model calls in flight (by default what the model declares it serves at once) and runs each
 candidate on one of `workers` executor threads as soon as it arrives, so executions overlap the
@@ -11,7 +13,6 @@ never an exception that escapes; a model call that failed for good is recorded a
 
 from __future__ import annotations
 
-import ast
 import inspect
 import threading
 import time
@@ -21,22 +22,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from greenloop.execute import Executor, Outcome
-from greenloop.loop.extract import extract_code, normalise
-from greenloop.loop.feedback import render_feedback, unseen_examples
+from greenloop.execute import Outcome
+from greenloop.loop.problem import Problem
 from greenloop.loop.recording import Recorder
 from greenloop.loop.result import Progress, Result, RunStatus
+from greenloop.loop.solving import STOP
 from greenloop.loop.strategies import Attempt, Proposal, Strategy, best_attempt
 from greenloop.models import Completion, Model, ModelCallFailed, ModelError, ScriptExhausted, Usage, capabilities_of
 from greenloop.store import AttemptRecord
-from greenloop.stub import imported_names
-from greenloop.task import Budget, Task
+from greenloop.task import Budget
 
-# The closing fence of the code block: what follows it is prose we would pay for and discard.
-STOP = ("\n```\n",)
-NO_CODE_FEEDBACK = "Your reply contained no Python code. Reply with the complete module in one ```python block."
 Ending = tuple[RunStatus, str]
-__all__ = ["Engine", "Progress", "Result", "RunStatus"]
+__all__ = ["STOP", "Engine", "Progress", "Result", "RunStatus"]
 
 
 @dataclass
@@ -45,23 +42,23 @@ class _Job:
 
     proposal: Proposal
     completion: Completion
-    code: str | None
+    candidate: Any  # None: the reply gave nothing to run (`kind` and `feedback` say why)
     calls: int  # model calls spent when it was made
     key: str = ""
     outcome: Outcome | None = None
     exec_seconds: float = 0.0
+    kind: str = "model"
+    feedback: str = ""
 
 
 class Engine:
-    def __init__(self, task: Task, model: Model, executor: Executor, store: Recorder, strategy: Strategy,
-                 budget: Budget, *, verify: Callable[[str], Outcome] | None = None,
+    def __init__(self, problem: Problem, model: Model, store: Recorder, strategy: Strategy, budget: Budget, *,
                  on_progress: Callable[[Progress], None] | None = None, seed: int = 0,
-                 max_tokens: int = 640, workers: int = 1, model_parallel: int | None = None,
-                 kind: str = "solve") -> None:
-        self.task, self.model, self.executor, self.store = task, model, executor, store
-        self.strategy, self.budget, self.verify = strategy, budget, verify
+                 max_tokens: int | None = None, workers: int = 1, model_parallel: int | None = None) -> None:
+        self.problem, self.model, self.store = problem, model, store
+        self.strategy, self.budget = strategy, budget
         self.on_progress = on_progress
-        self.seed, self.max_tokens, self.kind = seed, max_tokens, kind
+        self.seed, self.max_tokens = seed, max_tokens or problem.max_tokens
         self.workers = max(1, workers)
         self.model_parallel = max(1, model_parallel or capabilities_of(model).max_parallel)
         try:
@@ -69,23 +66,21 @@ class Engine:
         except (TypeError, ValueError):
             self._takes_width = False
         self._callers: set[int] = set()  # threads that called the model for this run
-        self.required = imported_names(ast.parse(task.test_source), task.target_module)[0]
-        self.unseen = unseen_examples(task)  # test cases the stub leaves out: shown when they fail
 
     def run(self) -> Result:
+        problem = self.problem
         run_id = self.store.start_run(
-            kind=self.kind, tests_path=str(self.task.tests_path), target=str(self.task.target_path),
-            spec=self.task.spec, model=self.model.name, strategy=self.strategy.name,
-            budget={**asdict(self.budget), "parallel": self.model_parallel},
+            kind=problem.kind, model=self.model.name, strategy=self.strategy.name,
+            budget={**asdict(self.budget), "parallel": self.model_parallel}, **problem.run_fields(),
         )
-        result = Result(run_id, RunStatus.EXHAUSTED, "")
+        result = Result(run_id, RunStatus.EXHAUSTED, "", kind=problem.kind, python=problem.python)
         self.started = time.monotonic()
         history: list[Attempt] = []
         calls = ThreadPoolExecutor(self.model_parallel, "greenloop-model")
         runs = ThreadPoolExecutor(self.workers, "greenloop-exec")
         try:
-            result.tests_total = len(self.executor.expected_ids())
-            result.status, result.message = self._loop(result, history, calls, runs)
+            result.tests_total = len(problem.expected_ids())
+            result.status, result.message = self._start(result, history) or self._loop(result, history, calls, runs)
         except KeyboardInterrupt:
             result.status, result.message = RunStatus.INTERRUPTED, "interrupted by the user"
         except ModelError as exc:
@@ -94,11 +89,14 @@ class Engine:
             calls.shutdown(wait=True, cancel_futures=True)
             runs.shutdown(wait=True, cancel_futures=True)
             result.seconds = time.monotonic() - self.started
+            result.context_files = list(problem.context)
             best = best_attempt(history)
             if best is not None and best.outcome is not None:
-                result.best_code, result.best_attempt = best.code, best.record_id
+                if best.kind != "baseline":  # the baseline is no change: nothing to show or apply
+                    result.best_code, result.best_attempt, result.best_candidate = best.code, best.record_id, best.candidate
                 result.tests_passed = best.outcome.passed
-                result.tests_total = max(result.tests_total, best.outcome.total)
+                # A green run knows its skipped tests now: they are not counted.
+                result.tests_total = best.outcome.total if best.outcome.green else max(result.tests_total, best.outcome.total)
             self.store.update_run(
                 run_id, status=result.status.value, message=result.message, attempts=result.attempts,
                 model_calls=result.model_calls, tests_passed=result.tests_passed, tests_total=result.tests_total,
@@ -117,15 +115,30 @@ class Engine:
             return f"no green candidate within ${self.budget.max_cost:g} (spent ${cost:.4f})"
         return ""
 
+    def _start(self, result: Result, history: list[Attempt]) -> Ending | None:
+        """Record the problem's baseline as attempt 0, if it has one; green already ends the run."""
+        start = self.problem.baseline()
+        if start is None:
+            return None
+        candidate, outcome = start
+        job = _Job(Proposal([], 0.0, None, candidate), Completion("", Usage()), candidate, 0, outcome=outcome)
+        self._record(job, "baseline", result, history)
+        if outcome.green:
+            return RunStatus.GREEN, "the test command already passes; nothing to change"
+        return None
+
     def _propose(self, history: list[Attempt]) -> list[Proposal]:
         style = capabilities_of(self.model).prompt_style
         if self._takes_width:
-            return self.strategy.propose(self.task, style, history, width=self.model_parallel)  # type: ignore[call-arg]
-        return self.strategy.propose(self.task, style, history)
+            return self.strategy.propose(self.problem, style, history, width=self.model_parallel)  # type: ignore[call-arg]
+        return self.strategy.propose(self.problem, style, history)
 
     def _loop(self, result: Result, history: list[Attempt], calls: ThreadPoolExecutor,
               runs: ThreadPoolExecutor) -> Ending:
         seen: dict[str, Outcome] = {}
+        for a in history:  # a reply that undoes every edit is the baseline again
+            if a.kind == "baseline" and a.outcome is not None:
+                seen[self.problem.key(a.candidate)] = a.outcome
         while True:
             if why := self._out_of_budget(result.model_calls, result.cost):
                 return RunStatus.EXHAUSTED, why
@@ -150,47 +163,52 @@ class Engine:
     def _complete(self, proposal: Proposal, seed: int) -> Completion:
         self._callers.add(threading.get_ident())
         return self.model.complete(proposal.messages, temperature=proposal.temperature,
-                                   max_tokens=self.max_tokens, seed=seed, stop=STOP)
+                                   max_tokens=self.max_tokens, seed=seed, stop=self.problem.stop)
 
     def _execute(self, job: _Job) -> _Job:
         before = time.monotonic()
-        job.outcome = self.executor.run(job.code or "")
+        job.outcome = self.problem.execute(job.candidate)
         job.exec_seconds = time.monotonic() - before
         return job
 
     def _verified(self, job: _Job, result: Result) -> Ending:
-        assert job.code is not None
-        if self.verify is not None:
-            check = self.verify(job.code)
-            if not check.green:
-                return RunStatus.ERROR, ("a candidate passed in the warm sandbox but failed the clean re-run: "
-                                         + (check.problem or render_feedback(check)))
+        check = self.problem.verify(job.candidate)
+        if not check.green:
+            return RunStatus.ERROR, ("a candidate passed in the warm run but failed the clean re-run: "
+                                     + (check.problem or self.problem.feedback(job.candidate, check)))
         result.calls_to_green = job.calls
         result.green_kind = "model" if job.proposal.needs_model else "repair"
         how = "by local repair " if result.green_kind == "repair" else ""
-        return RunStatus.GREEN, f"green {how}after {job.calls} model calls"
+        return RunStatus.GREEN, f"green {how}after {job.calls} model call{'' if job.calls == 1 else 's'}"
 
     def _record(self, job: _Job, kind: str, result: Result, history: list[Attempt], feedback: str = "") -> bool:
         """Append the attempt to the store and the history (with what its call cost); True when it is green."""
         outcome, proposal, usage = job.outcome, job.proposal, job.completion.usage
-        feedback = feedback or (NO_CODE_FEEDBACK if job.code is None else "" if outcome and outcome.green else
-                                render_feedback(outcome, self.unseen) if outcome else "")
-        result.attempts += 1
+        candidate = job.candidate
+        feedback = feedback or job.feedback or ("" if candidate is None or outcome is None or outcome.green
+                                                else self.problem.feedback(candidate, outcome))
+        code = self.problem.stored(candidate) if candidate is not None else None
+        n = 0 if kind == "baseline" else result.attempts + 1
+        result.attempts = max(result.attempts, n)
         if kind == "repair":
             result.repairs += 1
             result.repair_seconds += job.exec_seconds
         parent = proposal.parent.n if proposal.parent else None
         record_id = self.store.add_attempt(result.run_id, AttemptRecord(
-            n=result.attempts, kind=kind, messages=proposal.messages, response=job.completion.text, code=job.code,
+            n=n, kind=kind, messages=proposal.messages, response=job.completion.text, code=code,
             outcome=outcome.to_dict() if outcome else None, passed=outcome.passed if outcome else 0,
             total=outcome.total if outcome else 0, green=bool(outcome and outcome.green), feedback=feedback,
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
             model_seconds=usage.seconds, exec_seconds=job.exec_seconds if kind != "duplicate" else 0.0, parent=parent,
             cost=usage.cost,
         ))
-        history.append(Attempt(result.attempts, job.code, outcome, feedback, parent, record_id, kind))
+        attempt = Attempt(n, code, outcome, feedback, parent, record_id, kind, candidate)
+        history.append(attempt)
+        best = best_attempt(history)
+        if best is attempt and kind != "baseline":  # kept current, so `show --diff` finds it even after a kill -9
+            self.store.update_run(result.run_id, best_attempt=record_id, tests_passed=attempt.passed)
         self._report(result, history)
-        return bool(outcome and outcome.green and job.code is not None)
+        return bool(outcome and outcome.green and candidate is not None)
 
     def _report(self, result: Result, history: list[Attempt]) -> None:
         if self.on_progress is None:
@@ -201,6 +219,7 @@ class Engine:
             best_passed=max(best.passed, 0) if best else 0, total=result.tests_total,
             last_passed=max(history[-1].passed, 0), prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens, elapsed=time.monotonic() - self.started, cost=result.cost,
+            context=tuple(self.problem.context), python=self.problem.python,
         ))
 
 
@@ -221,7 +240,7 @@ class _Round:
         asks = deque(p for p in proposals if p.needs_model)
         for p in proposals:
             if not p.needs_model:
-                self._execute(_Job(p, Completion(p.note, Usage()), p.code, self.result.model_calls))
+                self._execute(_Job(p, Completion(p.note, Usage()), p.candidate, self.result.model_calls))
         while True:
             self._ask(asks)
             if not self.pending:
@@ -255,7 +274,7 @@ class _Round:
 
     def _execute(self, job: _Job) -> None:
         """Run a candidate, unless the same code ran already (a duplicate) or is running (a twin)."""
-        job.key = normalise(job.code or "")
+        job.key = self.engine.problem.key(job.candidate)
         if job.key in self.seen:
             job.outcome = self.seen[job.key]
             self.engine._record(job, "duplicate", self.result, self.history)
@@ -286,10 +305,10 @@ class _Round:
         result.model_seconds += usage.seconds
         result.cost += usage.cost
         result.retries += usage.retries
-        job = _Job(proposal, completion, extract_code(completion.text, engine.required, engine.task.stub),
-                   result.model_calls)
-        if job.code is None:
-            engine._record(job, "model", result, self.history)
+        reply = engine.problem.parse(completion.text, proposal.parent)
+        job = _Job(proposal, completion, reply.candidate, result.model_calls, kind=reply.kind, feedback=reply.feedback)
+        if job.candidate is None:
+            engine._record(job, reply.kind, result, self.history)
         else:
             self._execute(job)
 
@@ -303,7 +322,7 @@ class _Round:
         self.seen[job.key] = job.outcome
         result.exec_seconds += job.exec_seconds
         first, *copies = self.running.pop(job.key)
-        green = engine._record(first, "model" if first.proposal.needs_model else "repair", result, self.history)
+        green = engine._record(first, first.kind if first.proposal.needs_model else "repair", result, self.history)
         for copy in copies:
             copy.outcome = job.outcome
             engine._record(copy, "duplicate", result, self.history)

@@ -14,56 +14,38 @@ search over candidates with local repair.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from greenloop.execute import Outcome
-from greenloop.loop.prompts import first_messages, revision_messages
+from greenloop.loop.problem import Attempt, Problem
 from greenloop.models import Message, PromptStyle
 from greenloop.registry import Registry
-from greenloop.task import Task
 
-
-@dataclass(frozen=True)
-class Attempt:
-    n: int
-    code: str | None
-    outcome: Outcome | None
-    feedback: str
-    parent: int | None = None
-    record_id: int = 0
-    kind: str = "model"  # "model" | "duplicate" | "repair"
-
-    @property
-    def passed(self) -> int:
-        return self.outcome.passed if self.outcome else -1
-
-    @property
-    def fraction(self) -> float:
-        return self.outcome.fraction if self.outcome else -1.0
+__all__ = ["STRATEGIES", "Attempt", "Proposal", "Strategy", "best_attempt"]
 
 
 @dataclass(frozen=True)
 class Proposal:
-    """One thing to try: a model request, or (`code` set) a candidate made without the model."""
+    """One thing to try: a model request, or (`candidate` set) a candidate made without the model."""
 
     messages: list[Message]
     temperature: float = 0.8
     parent: Attempt | None = None
-    code: str | None = None
-    note: str = ""  # what a code proposal changed, kept as its "response" in the run store
+    candidate: Any = None
+    note: str = ""  # what a ready-made candidate changed, kept as its "response" in the run store
 
     @property
     def needs_model(self) -> bool:
-        return self.code is None
+        return self.candidate is None
 
 
 class Strategy(Protocol):
-    """`propose` may also take `width`, the model calls the engine keeps in flight (`--parallel`):
-    a strategy that accepts it fills a round with at least that many model requests."""
+    """`propose` builds its requests through the problem (`first_messages`, `revision_messages`, ...),
+    so one strategy serves every mode. It may also take `width`, the model calls the engine keeps in
+    flight (`--parallel`): a strategy that accepts it fills a round with at least that many requests."""
 
     name: str
 
-    def propose(self, task: Task, style: PromptStyle, history: list[Attempt]) -> list[Proposal]: ...
+    def propose(self, problem: Problem, style: PromptStyle, history: list[Attempt]) -> list[Proposal]: ...
 
 
 def best_attempt(history: list[Attempt]) -> Attempt | None:
@@ -84,14 +66,14 @@ class ReviseStrategy:
         self.base_temperature = base_temperature
         self.fresh_temperature = fresh_temperature
 
-    def propose(self, task: Task, style: PromptStyle, history: list[Attempt], width: int = 1) -> list[Proposal]:
-        fresh = Proposal(first_messages(task, style), self.fresh_temperature)
+    def propose(self, problem: Problem, style: PromptStyle, history: list[Attempt], width: int = 1) -> list[Proposal]:
+        fresh = Proposal(problem.first_messages(style), self.fresh_temperature)
         best = best_attempt(history)
         if best is None or best.code is None:
             return [fresh] * width
         stagnant = history[-1].n - best.n
         temperature = min(1.0, self.base_temperature + 0.1 * min(stagnant // 2, 4))
-        revision = Proposal(revision_messages(task, style, best.code, best.feedback), temperature, best)
+        revision = Proposal(problem.revision_messages(style, best), temperature, best)
         # A wider round alternates the two, each call with its own seed.
         pair = (fresh, revision) if stagnant % 2 == 1 else (revision, fresh)
         return [pair[i % 2] for i in range(width)]
@@ -107,8 +89,8 @@ class SampleStrategy:
         self.temperature = temperature
         self.round_size = round_size
 
-    def propose(self, task: Task, style: PromptStyle, history: list[Attempt], width: int = 1) -> list[Proposal]:
-        return [Proposal(first_messages(task, style), self.temperature)] * max(self.round_size, width)
+    def propose(self, problem: Problem, style: PromptStyle, history: list[Attempt], width: int = 1) -> list[Proposal]:
+        return [Proposal(problem.first_messages(style), self.temperature)] * max(self.round_size, width)
 
 
 class SingleStrategy:
@@ -119,8 +101,9 @@ class SingleStrategy:
     def __init__(self, temperature: float = 0.2) -> None:
         self.temperature = temperature
 
-    def propose(self, task: Task, style: PromptStyle, history: list[Attempt]) -> list[Proposal]:
-        return [] if history else [Proposal(first_messages(task, style), self.temperature)]
+    def propose(self, problem: Problem, style: PromptStyle, history: list[Attempt]) -> list[Proposal]:
+        tried = [a for a in history if a.kind != "baseline"]
+        return [] if tried else [Proposal(problem.first_messages(style), self.temperature)]
 
 
 # Built-ins register as a plugin would: `[project.entry-points."greenloop.strategies"]` in a
