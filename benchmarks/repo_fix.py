@@ -7,6 +7,7 @@ then the fix rate and median calls-to-green; each green is checked again with pl
 
     .venv/bin/python benchmarks/repo_fix.py                       # scripted model: a wrong fix, then the right one
     .venv/bin/python benchmarks/repo_fix.py --model local --max-calls 8 --threads 1 --bugs mean-operator
+    .venv/bin/python benchmarks/repo_fix.py --model local --strategy revise,tree   # both, side by side
     .venv/bin/python benchmarks/repo_fix.py --overhead 600   # fixed cost per run on a 600-file repository
 
 `--overhead N` measures the fixed cost of a run (interpreter probe, copy, collection, baseline run,
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from greenloop.models import Model, load_model
 from greenloop.models.scripted import ScriptedModel
+from greenloop.registry import parse_settings
 from greenloop.repo import fix
 from greenloop.task import Budget
 
@@ -90,8 +92,9 @@ def _git(root: Path, *args: str) -> None:
                    check=True, capture_output=True)
 
 
-def run_bug(bug: Bug, args: argparse.Namespace, workdir: Path, model: Model | None) -> dict[str, object]:
-    root = workdir / bug.name
+def run_bug(bug: Bug, args: argparse.Namespace, workdir: Path, model: Model | None,
+            strategy: str) -> dict[str, object]:
+    root = workdir / f"{strategy}-{bug.name}"
     shutil.copytree(PACKAGE, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     bug.seed(root)
     seeded = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", bug.tests], cwd=root,
@@ -103,7 +106,8 @@ def run_bug(bug: Bug, args: argparse.Namespace, workdir: Path, model: Model | No
     started = time.monotonic()
     # In-process (the API behind `greenloop fix`), so the embedded model is loaded once for all bugs.
     result = fix(["pytest", "-x", bug.tests], cwd=root, model=model or ScriptedModel(bug.replies(root)),
-                 budget=Budget(args.max_calls, args.max_seconds), db=workdir / "runs.db", seed=args.seed)
+                 budget=Budget(args.max_calls, args.max_seconds), db=workdir / "runs.db", seed=args.seed,
+                 strategy=strategy, strategy_params=parse_settings(args.settings))
     wall = time.monotonic() - started
     # Independent check: plain pytest in the user's tree, outside greenloop.
     check = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", bug.tests], cwd=root,
@@ -154,6 +158,8 @@ def main() -> int:
     parser.add_argument("--max-calls", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=180)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--strategy", default="revise", help="one strategy, or several comma-separated to compare")
+    parser.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", help="a strategy parameter")
     parser.add_argument("--overhead", type=int, default=0, metavar="N",
                         help="measure the fixed cost of a run on a generated N-file repository instead")
     parser.add_argument("--threads", type=int, default=0,
@@ -168,24 +174,27 @@ def main() -> int:
     if args.threads:
         os.cpu_count = lambda: args.threads  # LocalModel sizes llama.cpp's thread pool from it
     model = None if args.model == "scripted" else load_model(args.model)
-    rows = []
+    strategies = [name for name in args.strategy.split(",") if name]
+    summary = []
     with tempfile.TemporaryDirectory(prefix="greenloop-repo-bench-") as tmp:
-        for bug in chosen:
-            r = run_bug(bug, args, Path(tmp), model)
-            rows.append(r)
-            print(f"{bug.name:20s} {bug.kind:15s} {r['status']!s:11s} calls {r['model_calls']!s:>3} "
-                  f"run {float(r['seconds']):6.1f}s wall {float(r['wall']):6.1f}s "  # type: ignore[arg-type]
-                  f"tree {'green' if r['tree_green'] else 'red'}", flush=True)
-    green = [r for r in rows if r["status"] == "green"]
-    assert all(r["tree_green"] for r in green), "a run said green but the tree's tests fail"
-    print(f"\nmodel {args.model}: fixed {len(green)}/{len(rows)} within {args.max_calls} calls / "
-          f"{args.max_seconds:g}s each")
-    if green:
-        calls = [int(r["model_calls"]) for r in green]  # type: ignore[call-overload]
-        seconds = [float(r["seconds"]) for r in green]  # type: ignore[arg-type]
-        print(f"calls-to-green: median {statistics.median(calls):g}, max {max(calls)}; "
-              f"seconds to green: median {statistics.median(seconds):.1f}, max {max(seconds):.1f}; "
-              f"total wall {sum(float(r['wall']) for r in rows):.1f}s")  # type: ignore[arg-type]
+        for strategy in strategies:
+            rows = []
+            for bug in chosen:
+                r = run_bug(bug, args, Path(tmp), model, strategy)
+                rows.append(r)
+                how = f"{r['calls_to_green']} ({r['green_kind']})" if r["status"] == "green" else "-"
+                print(f"{strategy:7s} {bug.name:20s} {bug.kind:15s} {r['status']!s:10s} calls-to-green {how:14s} "
+                      f"calls {r['model_calls']!s:>2} repairs {r['repairs']!s:>3} run {float(r['seconds']):6.1f}s "  # type: ignore[arg-type]
+                      f"tree {'green' if r['tree_green'] else 'red'}", flush=True)
+            green = [r for r in rows if r["status"] == "green"]
+            assert all(r["tree_green"] for r in green), "a run said green but the tree's tests fail"
+            calls = [int(r["calls_to_green"]) for r in green]  # type: ignore[call-overload]
+            summary.append(f"{strategy:7s} fixed {len(green)}/{len(rows)} within {args.max_calls} calls / "
+                           f"{args.max_seconds:g}s each; calls-to-green median "
+                           f"{statistics.median(calls) if calls else '-'}, max {max(calls) if calls else '-'}; "
+                           f"wall {sum(float(r['wall']) for r in rows):.1f}s")  # type: ignore[arg-type]
+    print(f"\nmodel {args.model}:")
+    print("\n".join(summary))
     return 0
 
 

@@ -11,11 +11,15 @@ from typing import Any
 from rich.console import Console
 
 from greenloop.cli.common import add_max_calls, fail, progress_line, terminal_safe
+from greenloop.errors import BadInput
 from greenloop.execute import ExecutorError, Limits
 from greenloop.loop.engine import RunStatus
+from greenloop.loop.result import Progress
+from greenloop.loop.strategies import STRATEGIES
 from greenloop.models import ModelError
-from greenloop.repo import FixProgress, RepoError, fix
-from greenloop.repo.api import USAGE
+from greenloop.registry import parse_settings
+from greenloop.repo import fix
+from greenloop.repo.api import DEFAULT_STRATEGY, USAGE
 from greenloop.repo.apply import APPLY_HINT
 from greenloop.repo.options import plural
 from greenloop.store import StoreError
@@ -34,6 +38,13 @@ def register(commands: Any) -> None:
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default $OPENAI_BASE_URL or OpenAI)")
     add_max_calls(p, 30)
     p.add_argument("--max-seconds", type=float, default=900, help="wall-clock budget (default 900)")
+    p.add_argument("--max-cost", type=float, metavar="USD", help="stop once the model calls cost this much (US dollars)")
+    p.add_argument("--parallel", type=int, metavar="N", help="model calls in flight at once (default: what the model "
+                   "serves); the test command runs one candidate at a time")
+    p.add_argument("--strategy", default=DEFAULT_STRATEGY,
+                   help=f"search strategy: {' | '.join(STRATEGIES.names())} (default {DEFAULT_STRATEGY})")
+    p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE",
+                   help="a strategy parameter, e.g. --set width=4 (repeatable)")
     p.add_argument("--timeout", type=float, default=120, help="seconds one run of the test command may take (default 120)")
     p.add_argument("--edit-format", default="auto", choices=["auto", "diff", "whole"],
                    help="diff: SEARCH/REPLACE blocks; whole: code blocks merged by definition (default: by model)")
@@ -63,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     status = None if args.json else console.status("starting: copying the repository and collecting the tests")
     shown: list[tuple[str, ...]] = []
 
-    def progress(p: FixProgress) -> None:
+    def progress(p: Progress) -> None:
         if status is None:
             return
         if not shown:
@@ -89,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                 message = Path(args.message_file).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise TaskError(f"--message-file: cannot read {args.message_file}: {exc}") from None
-        budget = Budget(args.max_calls, args.max_seconds)
+        budget = Budget(args.max_calls, args.max_seconds, args.max_cost)
         if args.timeout <= 0:
             raise TaskError("--timeout must be positive")
         limits = Limits(timeout=args.timeout, cpu_seconds=int(args.timeout) + 1, memory_mb=4096, max_processes=64,
@@ -102,11 +113,12 @@ def run(args: argparse.Namespace) -> int:
                 commit=args.commit, limits=limits, seed=args.seed, edit_format=args.edit_format,
                 context_tokens=args.context_tokens, on_progress=progress, python=args.python, env=args.env,
                 allow=args.allow, message=message, dry_run=args.dry_run, confirm=confirm if args.confirm else None,
+                strategy=args.strategy, strategy_params=parse_settings(args.settings), parallel=args.parallel,
             )
         finally:
             if status is not None:
                 status.stop()
-    except (RepoError, TaskError, ModelError, StoreError) as exc:
+    except (BadInput, ModelError, StoreError) as exc:
         return fail(args, str(exc))
     except (ExecutorError, RuntimeError) as exc:
         return fail(args, str(exc), 3)

@@ -90,9 +90,10 @@ class Engine:
             runs.shutdown(wait=True, cancel_futures=True)
             result.seconds = time.monotonic() - self.started
             result.context_files = list(problem.context)
-            best = best_attempt(history)
+            # The best of what was tried (the baseline is no change: nothing to show or apply), else the baseline.
+            best = best_attempt(_tried(history)) or best_attempt(history)
             if best is not None and best.outcome is not None:
-                if best.kind != "baseline":  # the baseline is no change: nothing to show or apply
+                if best.kind != "baseline":
                     result.best_code, result.best_attempt, result.best_candidate = best.code, best.record_id, best.candidate
                 result.tests_passed = best.outcome.passed
                 # A green run knows its skipped tests now: they are not counted.
@@ -185,7 +186,7 @@ class Engine:
         """Append the attempt to the store and the history (with what its call cost); True when it is green."""
         outcome, proposal, usage = job.outcome, job.proposal, job.completion.usage
         candidate = job.candidate
-        feedback = feedback or job.feedback or ("" if candidate is None or outcome is None or outcome.green
+        feedback = feedback or job.feedback or ("" if candidate is None or outcome is None
                                                 else self.problem.feedback(candidate, outcome))
         code = self.problem.stored(candidate) if candidate is not None else None
         n = 0 if kind == "baseline" else result.attempts + 1
@@ -204,8 +205,7 @@ class Engine:
         ))
         attempt = Attempt(n, code, outcome, feedback, parent, record_id, kind, candidate)
         history.append(attempt)
-        best = best_attempt(history)
-        if best is attempt and kind != "baseline":  # kept current, so `show --diff` finds it even after a kill -9
+        if kind != "baseline" and best_attempt(_tried(history)) is attempt:  # kept current: `show` finds it after a kill -9
             self.store.update_run(result.run_id, best_attempt=record_id, tests_passed=attempt.passed)
         self._report(result, history)
         return bool(outcome and outcome.green and candidate is not None)
@@ -221,6 +221,10 @@ class Engine:
             completion_tokens=result.completion_tokens, elapsed=time.monotonic() - self.started, cost=result.cost,
             context=tuple(self.problem.context), python=self.problem.python,
         ))
+
+
+def _tried(history: list[Attempt]) -> list[Attempt]:
+    return [a for a in history if a.kind != "baseline"]
 
 
 class _Round:

@@ -246,18 +246,40 @@ def _inside_functions(tree: ast.Module, keep: frozenset[str]) -> list[ast.AST]:
     return [n for n in nodes if id(n) not in skip]
 
 
+def _splice(code: str, target: ast.AST, clone: ast.Module) -> str | None:
+    """`code` with only the edited node's own text replaced (formatting and comments elsewhere kept),
+    or None when that text does not parse back to exactly the mutated tree."""
+    sizes = [len(line) for line in code.encode().splitlines(keepends=True)]
+    where = [getattr(target, name, None) for name in ("lineno", "col_offset", "end_lineno", "end_col_offset")]
+    if any(w is None for w in where):
+        return None
+    line, col, end_line, end_col = (int(w) for w in where)  # type: ignore[arg-type]
+    start, end = sum(sizes[:line - 1]) + col, sum(sizes[:end_line - 1]) + end_col
+    data = code.encode()
+    text = (data[:start] + ast.unparse(target).encode() + data[end:]).decode()
+    try:
+        same = ast.dump(ast.parse(text)) == ast.dump(clone)
+    except SyntaxError:
+        return None
+    return text if same else None
+
+
 def mutants(code: str, *, limit: int = 60, focus_lines: frozenset[int] = frozenset(),
-            keep: frozenset[str] = frozenset()) -> list[Mutant]:
+            keep: frozenset[str] = frozenset(), in_place: bool = False) -> list[Mutant]:
     """Up to `limit` distinct single-edit variants of `code`: edits on `focus_lines` first, then by
-    kind. Functions named in `keep` (helpers the task gave) are not edited."""
+    kind. Functions named in `keep` (helpers the task gave) are not edited. `in_place` (a user's
+    file): only `focus_lines` are edited, and a variant is `code` with just the edited node's text
+    replaced, so that its diff is that one edit."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
         return []
     if limit < 1:
         return []
-    original = ast.unparse(tree)
+    original = code if in_place else ast.unparse(tree)
     nodes = _inside_functions(tree, keep)
+    if in_place:
+        nodes = [n for n in nodes if getattr(n, "lineno", 0) in focus_lines]
     index = {id(n): i for i, n in enumerate(ast.walk(tree))}
     planned = [(getattr(n, "lineno", 0) not in focus_lines, KINDS.index(kind), index[id(n)], j, kind, edit)
                for n in nodes for j, (kind, edit) in enumerate(_edits(n))]
@@ -273,6 +295,11 @@ def mutants(code: str, *, limit: int = 60, focus_lines: frozenset[int] = frozens
             compile(text, "<mutant>", "exec")
         except (SyntaxError, ValueError):
             continue
+        if in_place:
+            spliced = _splice(code, target, clone)
+            if spliced is None:
+                continue
+            text = spliced.removesuffix("\n")
         if text in texts:
             continue
         texts.add(text)

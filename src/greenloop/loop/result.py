@@ -76,6 +76,7 @@ class Result:
             "model_calls": self.model_calls, "tests_passed": self.tests_passed, "tests_total": self.tests_total,
             "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
             "cost": round(self.cost, 6), "retries": self.retries, "repairs": self.repairs,
+            "calls_to_green": self.calls_to_green, "green_kind": self.green_kind or None,
             "seconds": round(self.seconds, 3),
         }
         if self.kind == "fix":

@@ -101,7 +101,7 @@ class SolveProblem:
         return candidate
 
     def feedback(self, candidate: str, outcome: Outcome) -> str:
-        return render_feedback(outcome, self.unseen)
+        return "" if outcome.green else render_feedback(outcome, self.unseen)
 
     def renames(self, node: Attempt) -> list[Repair]:
         """A reply that wrote the function under another name fails at import; the same code with the

@@ -10,6 +10,10 @@ model call, a close node gets local repair: single-edit mutants (loop/repair.py)
 speed in a round of their own, as does a reply that wrote the function under another name, renamed.
 Duplicates are never re-executed (the engine dedupes); fresh samples run hotter while replies keep
 coming back as duplicates.
+
+Everything a candidate is, the problem says (loop/problem.py), so the same search runs `fix`: there
+the first node is the baseline (the user's code), repaired before any model call whatever it scores,
+and the examples rounds fall back to fresh requests (a repository's tests are not one call each).
 """
 
 from __future__ import annotations
@@ -81,7 +85,9 @@ class TreeStrategy:
         if self._repairs >= self.max_repairs:
             return []
         fractions = {a.n: a.fraction for a in nodes}
-        close = [a for a in nodes if a.n not in self._repaired and self.close <= a.fraction < 1.0
+        # The code a fix starts from (repo mode's baseline) is a near miss by assumption, whatever it scores.
+        close = [a for a in nodes if a.n not in self._repaired and a.fraction < 1.0
+                 and (self.close <= a.fraction or a.kind == "baseline")
                  and (a.kind != "repair" or a.fraction > fractions.get(a.parent or 0, 1.0))]
         if not close:
             return []

@@ -10,22 +10,27 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from greenloop.execute import Limits
+from greenloop.loop.engine import Engine
+from greenloop.loop.result import Progress, Result, RunStatus
+from greenloop.loop.strategies import STRATEGIES
 from greenloop.models import Model, load_model
+from greenloop.repo.apply import apply_green
 from greenloop.repo.command import CommandError, TestCommand
-from greenloop.repo.fixer import Fixer
 from greenloop.repo.interpreter import Interpreter, detect
-from greenloop.repo.options import FixOptions, FixProgress, FixResult
+from greenloop.repo.options import FixOptions
 from greenloop.repo.policy import secret_like
+from greenloop.repo.problem import Change, RepoProblem
 from greenloop.repo.sandboxed import find_program
-from greenloop.repo.workspace import RepoError, RepoInfo, discover
+from greenloop.repo.workspace import GitError, RepoError, RepoInfo, discover
 from greenloop.store import Store
 from greenloop.task import Budget
 
+DEFAULT_STRATEGY = "revise"
 USAGE = "give the test command after --, e.g. greenloop fix -- pytest -x tests/test_parser.py"
 
 
@@ -76,14 +81,18 @@ def fix(
     model: str | Model = "local", base_url: str | None = None, budget: Budget | None = None,
     db: str | Path | None = None, commit: bool = False, limits: Limits | None = None, seed: int = 0,
     edit_format: Literal["auto", "diff", "whole"] = "auto", context_tokens: int | None = None,
-    on_progress: Callable[[FixProgress], None] | None = None, python: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None, python: str | None = None,
     env: Sequence[str] = (), allow: Sequence[str] = (), message: str = "", dry_run: bool = False,
     confirm: Callable[[str], bool] | None = None, on_start: Callable[[str], None] | None = None,
-) -> FixResult:
+    strategy: str = DEFAULT_STRATEGY, strategy_params: Mapping[str, Any] | None = None, parallel: int | None = None,
+) -> Result:
     """Edit the git repository at `cwd` until `command` passes. Raises RepoError / ModelError for bad input.
     `on_start` hears which interpreter will run the tests, before anything runs."""
     if not command or not command[0]:
         raise RepoError(USAGE)
+    if parallel is not None and parallel < 1:
+        raise RepoError("--parallel must be at least 1")
+    the_strategy = STRATEGIES.create(strategy, strategy_params)
     info = discover(cwd)
     test_command = TestCommand(tuple(command))
     interpreter = detect(info.root, python)
@@ -100,16 +109,36 @@ def fix(
     )
     the_model = load_model(model, base_url=base_url) if isinstance(model, str) else model
     the_model.check()
-    fixer = Fixer(info, test_command, the_model, options, interpreter, on_progress)
+    problem = RepoProblem(info, test_command, the_model, options, interpreter)
     try:
         try:
-            fixer.prepare()
+            problem.prepare()
         except CommandError as exc:
             raise RepoError(str(exc)) from None
         store = Store(db)
         try:
-            return fixer.run(store)
+            engine = Engine(problem, the_model, store, the_strategy, options.budget, on_progress=on_progress,
+                            seed=seed, model_parallel=parallel)
+            result = engine.run()
+            _finish(problem, result, store)
+            return result
         finally:
             store.close()
     finally:
-        fixer.close()
+        problem.close()
+
+
+def _finish(problem: RepoProblem, result: Result, store: Store) -> None:
+    """Say where the run happened and what its best change touches; apply a verified green."""
+    result.repo, result.command = str(problem.info.root), problem.command.display()
+    change = result.best_candidate
+    if isinstance(change, Change):
+        result.changed_files = sorted(change.edits)
+    if result.status is RunStatus.GREEN and isinstance(change, Change) and change.edits:
+        status, message = result.status, result.message
+        try:
+            apply_green(problem, result, dict(change.edits), result.diff)
+        except (GitError, OSError) as exc:  # refused before writing (a path that leaves the tree), or git failed
+            result.status, result.message, result.applied = RunStatus.ERROR, str(exc), False
+        if (result.status, result.message) != (status, message):
+            store.update_run(result.run_id, status=result.status.value, message=result.message)

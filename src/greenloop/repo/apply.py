@@ -16,8 +16,8 @@ from greenloop.repo.usertree import apply_to_tree, commit, dirty_paths
 from greenloop.repo.workspace import GitError
 
 if TYPE_CHECKING:
-    from greenloop.repo.fixer import Fixer
-    from greenloop.repo.options import FixResult
+    from greenloop.loop.result import Result
+    from greenloop.repo.problem import RepoProblem
 
 APPLY_HINT = 'git -C "$(git rev-parse --show-toplevel)" apply'
 
@@ -37,7 +37,7 @@ def diff_paths(diff: str) -> list[str]:
     return sorted(found)
 
 
-def apply_green(fixer: Fixer, result: FixResult, edits: dict[str, str], diff: str) -> None:
+def apply_green(fixer: RepoProblem, result: Result, edits: dict[str, str], diff: str) -> None:
     """Write the green change (and commit it with --commit), recording what happened in `result`."""
     options = fixer.options
     paths = sorted(edits)

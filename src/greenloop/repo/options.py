@@ -1,4 +1,4 @@
-"""What a `greenloop fix` run takes (`FixOptions`) and gives (`FixProgress` while it runs, `FixResult`)."""
+"""What a `greenloop fix` run takes (`FixOptions`); it reports the `Progress` and `Result` of every mode."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from greenloop.execute import Limits
-from greenloop.loop.result import Progress, RunStatus
+from greenloop.loop.result import Progress, Result
 from greenloop.task import Budget
 
 
@@ -32,41 +32,6 @@ class FixOptions:
     confirm: Callable[[str], bool] | None = None  # asked with the verified diff before applying
 
 
-@dataclass(frozen=True)
-class FixProgress(Progress):
-    context: tuple[str, ...] = ()  # the files the model was shown
-    python: str = ""  # the interpreter running the tests
-
-
-@dataclass
-class FixResult:
-    run_id: str
-    status: RunStatus
-    message: str
-    repo: str
-    command: str
-    attempts: int = 0  # one per model reply (edit errors and duplicates included)
-    model_calls: int = 0
-    tests_passed: int = 0
-    tests_total: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    seconds: float = 0.0
-    model_seconds: float = 0.0
-    diff: str = ""  # the best attempt's change, as a unified diff against the snapshot
-    changed_files: list[str] = field(default_factory=list)
-    applied: bool = False
-    commit: str | None = None
-    context_files: list[str] = field(default_factory=list)
-    best_attempt: int | None = None
-    python: str = ""  # the interpreter that ran the tests
-
-    def to_json(self) -> dict[str, object]:
-        keys = ("run_id", "status", "message", "repo", "command", "attempts", "model_calls", "tests_passed",
-                "tests_total", "prompt_tokens", "completion_tokens", "changed_files", "applied", "commit",
-                "context_files", "python")
-        data: dict[str, object] = {k: getattr(self, k) for k in keys}
-        data["status"] = self.status.value
-        data["seconds"] = round(self.seconds, 3)
-        data["best"] = f"greenloop show {self.run_id} --diff" if self.diff else None
-        return data
+# One Progress and one Result for every mode (loop/result.py); these names stay for code that used them.
+FixProgress = Progress
+FixResult = Result

@@ -1,0 +1,91 @@
+"""`greenloop fix` on the one engine: strategies, `--set`, local repair of a repository's code.
+
+Real git, real pytest, the real sandbox; only the model is scripted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from greenloop.loop.repair import mutants
+from test_repo_fix import BUG, FIX_REPLY, PACKAGE, WRONG_REPLY, attempts_of, fix, git, make_repo, script, tree_state
+
+COMMENTED = {
+    **PACKAGE,
+    "src/shop/stats.py": (
+        '"""Statistics for the shop."""\n\n\n'
+        "def mean(values):\n"
+        "    # the arithmetic mean; an empty list has none\n"
+        "    if not values:\n"
+        "        return 0.0\n"
+        "    return sum(values) // len(values)  # keep this comment\n"
+    ),
+    "tests/test_stats.py": (
+        "from shop.stats import mean\n\n\n"
+        "def test_mean():\n    assert mean([1, 2]) == 1.5\n\n\n"
+        "def test_empty():\n    assert mean([]) == 0.0\n"
+    ),
+}
+
+
+def test_tree_fixes_a_wrong_operator_by_local_repair_with_a_one_line_diff(tmp_path: Path) -> None:
+    """The failing assert is in the test, so the traceback never enters `mean`: repair finds it
+    through the function the test calls, edits that one operator in place, and spends no model call."""
+    repo = make_repo(tmp_path / "repo", COMMENTED)
+    proc = fix(repo, script(tmp_path, "no idea"), "pytest", "tests/test_stats.py", extra=("--strategy", "tree"))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "green" and result["green_kind"] == "repair" and result["model_calls"] == 0
+    assert result["applied"] and result["changed_files"] == ["src/shop/stats.py"]
+    text = (repo / "src/shop/stats.py").read_text()
+    assert text == COMMENTED["src/shop/stats.py"].replace("sum(values) // len(values)", "sum(values) / len(values)")
+    diff = git(repo, "diff", "--numstat")
+    assert diff.split() == ["1", "1", "src/shop/stats.py"], "one line changed: comments and layout kept"
+    attempts = attempts_of(tmp_path, result["run_id"])
+    green = [a for a in attempts if a["green"]]
+    assert attempts[0]["kind"] == "baseline" and len(green) == 1 and green[0]["kind"] == "repair"
+    assert "local repair of attempt 0: src/shop/stats.py line 8" in str(green[0]["response"])
+    assert all(a["kind"] in ("baseline", "repair") for a in attempts)
+
+
+def test_repair_never_edits_the_tests(tmp_path: Path) -> None:
+    """Mutating the test's assert would make it pass; the tests are protected, so repair must not."""
+    tests = "from shop import total\n\n\ndef test_total():\n    assert total([1, 2, 3]) == 7\n"
+    repo = make_repo(tmp_path / "repo", {**PACKAGE, "tests/test_cart.py": tests})
+    before = tree_state(repo)
+    proc = fix(repo, script(tmp_path, "no idea"), extra=("--strategy", "tree", "--max-calls", "1"))
+    result = json.loads(proc.stdout)
+    assert result["status"] != "green" and tree_state(repo) == before
+    for attempt in attempts_of(tmp_path, result["run_id"]):
+        assert "tests/test_cart.py" not in str(attempt["code"] or ""), attempt["response"]
+
+
+def test_sample_strategy_and_parameters_reach_fix(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    proc = fix(repo, script(tmp_path, WRONG_REPLY, FIX_REPLY),
+               extra=("--strategy", "sample", "--set", "round_size=1"))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "green" and result["model_calls"] == 2 and result["applied"]
+    attempts = attempts_of(tmp_path, result["run_id"])
+    assert all(a["parent"] is None for a in attempts[1:]), "independent samples: none revises another"
+    assert BUG not in (repo / "src/shop/cart.py").read_text()
+
+
+def test_an_unknown_parameter_is_one_line_and_exit_2_before_anything_runs(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    before = tree_state(repo)
+    proc = fix(repo, script(tmp_path, FIX_REPLY), extra=("--strategy", "tree", "--set", "depth=3"), json_out=False)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
+    assert "strategy 'tree' has no parameter 'depth'" in proc.stderr and "width" in proc.stderr
+    assert tree_state(repo) == before and not (tmp_path / "runs.db").exists()
+
+
+def test_in_place_mutants_change_only_the_edited_node() -> None:
+    code = "def f(xs):\n    # first\n    return [x for x in xs if x > 1]  # trailing\n\n\n# end\n"
+    found = mutants(code, focus_lines=frozenset({3}), in_place=True)
+    assert found and all(m.line == 3 for m in found)
+    for m in found:
+        changed = [(a, b) for a, b in zip(code.splitlines(), m.code.splitlines(), strict=True) if a != b]
+        assert len(changed) == 1 and changed[0][0].endswith("# trailing") and changed[0][1].endswith("# trailing")
+    assert mutants(code, focus_lines=frozenset(), in_place=True) == [], "in place: only the lines given"
