@@ -71,7 +71,9 @@ class ReviseStrategy:
         best = best_attempt(history)
         if best is None or best.code is None:
             return [fresh] * width
-        stagnant = history[-1].n - best.n
+        # Attempts since the best, but a request to see more code (repo mode) is not one: the
+        # answer is shown to the same parent's next revision.
+        stagnant = sum(1 for a in history if a.n > best.n and a.kind != "request")
         temperature = min(1.0, self.base_temperature + 0.1 * min(stagnant // 2, 4))
         revision = Proposal(problem.revision_messages(style, best), temperature, best)
         # A wider round alternates the two, each call with its own seed.

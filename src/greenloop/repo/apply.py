@@ -37,9 +37,9 @@ def diff_paths(diff: str) -> list[str]:
     return sorted(found)
 
 
-def apply_green(fixer: RepoProblem, result: Result, edits: dict[str, str], diff: str) -> None:
+def apply_green(problem: RepoProblem, result: Result, edits: dict[str, str], diff: str) -> None:
     """Write the green change (and commit it with --commit), recording what happened in `result`."""
-    options = fixer.options
+    options = problem.options
     paths = sorted(edits)
     how = f"greenloop show {result.run_id} --diff | {APPLY_HINT}"
     shown = diff_paths(diff)
@@ -54,9 +54,9 @@ def apply_green(fixer: RepoProblem, result: Result, edits: dict[str, str], diff:
     if options.confirm is not None and not options.confirm(diff):
         result.message += f"; not applied: declined (to apply later: {how})"
         return
-    theirs = dirty_paths(fixer.info, paths) if options.commit else []
-    originals = {p: fixer.scratch.original(p) for p in paths}
-    conflicts = apply_to_tree(fixer.info.root, edits, originals)
+    theirs = dirty_paths(problem.info, paths) if options.commit else []
+    originals = {p: problem.scratch.original(p) for p in paths}
+    conflicts = apply_to_tree(problem.info.root, edits, originals)
     if conflicts:
         result.message += f"; NOT applied: {', '.join(conflicts)} changed in your tree during the run (apply it yourself: {how})"
         return
@@ -68,10 +68,10 @@ def apply_green(fixer: RepoProblem, result: Result, edits: dict[str, str], diff:
         result.message += f"; not committed: {', '.join(theirs)} had uncommitted changes of yours"
         return
     calls = f"{result.model_calls} model call{'s' if result.model_calls != 1 else ''}"
-    text = (f"greenloop fix: make `{fixer.command.display()}` pass\n\nChanged {', '.join(paths)}.\n"
-            f"Found by greenloop run {result.run_id} in {calls} ({fixer.model.name}).\n")
+    text = (f"greenloop fix: make `{problem.command.display()}` pass\n\nChanged {', '.join(paths)}.\n"
+            f"Found by greenloop run {result.run_id} in {calls} ({problem.model.name}).\n")
     try:
-        result.commit = commit(fixer.info, paths, text, originals)
+        result.commit = commit(problem.info, paths, text, originals)
         result.message += f"; committed {result.commit[:12]}"
     except GitError as exc:
         result.applied = False

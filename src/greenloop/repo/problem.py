@@ -245,6 +245,8 @@ class RepoProblem:
                         continue
                     seen.add((path, m.code))
                     edits = {p: t for p, t in {**change.edits, path: m.code}.items() if t != self.scratch.original(p)}
+                    if screen_all(edits, {p: self.scratch.original(p) for p in edits}):
+                        continue  # screened like a model's change (a single edit should never be)
                     found.append(Repair(Change(edits), f"local repair of attempt {node.n}: {path} {m.description}"))
         return found[:limit]
 
