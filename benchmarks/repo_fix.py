@@ -158,7 +158,8 @@ def main() -> int:
     parser.add_argument("--max-calls", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=180)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--strategy", default="revise", help="one strategy, or several comma-separated to compare")
+    parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (the repositories and runs.db)")
+    parser.add_argument("--strategy", default="auto", help="one strategy (default auto, as fix), or several comma-separated")
     parser.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", help="a strategy parameter")
     parser.add_argument("--overhead", type=int, default=0, metavar="N",
                         help="measure the fixed cost of a run on a generated N-file repository instead")
@@ -176,7 +177,9 @@ def main() -> int:
     model = None if args.model == "scripted" else load_model(args.model)
     strategies = [name for name in args.strategy.split(",") if name]
     summary = []
-    with tempfile.TemporaryDirectory(prefix="greenloop-repo-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="greenloop-repo-bench-") as scratch:
+        tmp = args.keep or scratch
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         for strategy in strategies:
             rows = []
             for bug in chosen:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from greenloop.loop.repair import mutants
+from greenloop.task import Budget
 from test_repo_fix import BUG, FIX_REPLY, PACKAGE, WRONG_REPLY, attempts_of, fix, git, make_repo, script, tree_state
 
 COMMENTED = {
@@ -89,3 +90,18 @@ def test_in_place_mutants_change_only_the_edited_node() -> None:
         changed = [(a, b) for a, b in zip(code.splitlines(), m.code.splitlines(), strict=True) if a != b]
         assert len(changed) == 1 and changed[0][0].endswith("# trailing") and changed[0][1].endswith("# trailing")
     assert mutants(code, focus_lines=frozenset(), in_place=True) == [], "in place: only the lines given"
+
+
+def test_the_default_strategy_follows_what_the_model_declares(tmp_path: Path) -> None:
+    """`auto`: a small model (the stub-with-examples prompt style) gets `tree`, whose local repair fixes
+    the operator with no model call; a capable one gets `revise`, which asks the model first."""
+    import sys
+
+    from greenloop.models.scripted import ScriptedModel
+    from greenloop.repo import fix as fix_api
+
+    for style, expected in (("examples", ("green", 0)), ("tests", ("exhausted", 1))):
+        repo = make_repo(tmp_path / style, COMMENTED)
+        result = fix_api(["pytest", "tests/test_stats.py"], cwd=repo, python=sys.executable, db=tmp_path / "runs.db",
+                         model=ScriptedModel(["no idea"], prompt_style=style), budget=Budget(1, 120))
+        assert (result.status.value, result.model_calls) == expected, (style, result.message)

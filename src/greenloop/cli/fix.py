@@ -42,7 +42,8 @@ def register(commands: Any) -> None:
     p.add_argument("--parallel", type=int, metavar="N", help="model calls in flight at once (default: what the model "
                    "serves); the test command runs one candidate at a time")
     p.add_argument("--strategy", default=DEFAULT_STRATEGY,
-                   help=f"search strategy: {' | '.join(STRATEGIES.names())} (default {DEFAULT_STRATEGY})")
+                   help=f"search strategy: {' | '.join(STRATEGIES.names())} (default auto: tree for a small local "
+                        "model, revise for others, as measured)")
     p.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE",
                    help="a strategy parameter, e.g. --set width=4 (repeatable)")
     p.add_argument("--timeout", type=float, default=120, help="seconds one run of the test command may take (default 120)")
