@@ -142,3 +142,18 @@ def test_canonical_solutions_score_164_of_164(tmp_path: Path) -> None:
     assert {"strategy", "model", "seconds", "per_problem"} <= set(data)
     assert set(data["per_problem"][0]) >= {"id", "solved", "calls", "seconds"}
     print(f"canonical HumanEval: {time.monotonic() - started:.1f}s")  # harness overhead, shown with -s
+
+
+def test_a_problem_is_a_function_of_problem_and_config_into_any_recorder() -> None:
+    """No run store needed: the records land in the recorder given (here in memory), ready to ship."""
+    from greenloop.benchmarks.measure import ReplayModel, solve_problem
+    from greenloop.loop.recording import MemoryRecorder
+
+    problem = select(PROBLEMS, "2", None)[0]
+    recorder = MemoryRecorder()
+    result = solve_problem(problem, BenchConfig(model="canonical", max_calls=2), ReplayModel(problem.reference),
+                           recorder)
+    assert result.solved and result.calls_to_green == 1
+    assert recorder.runs[result.run_id]["kind"] == "bench" and recorder.runs[result.run_id]["status"] == "green"
+    attempt = recorder.attempts[result.run_id][0]
+    assert attempt.green and attempt.code is not None and problem.reference.strip() in attempt.code

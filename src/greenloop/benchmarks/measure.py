@@ -20,6 +20,7 @@ from typing import Any
 from greenloop.benchmarks.registry import BenchProblem
 from greenloop.execute import Limits
 from greenloop.loop.engine import Engine, RunStatus
+from greenloop.loop.recording import Recorder
 from greenloop.loop.solving import SolveProblem
 from greenloop.loop.strategies import STRATEGIES, Strategy
 from greenloop.models import Capabilities, Completion, Message, Model, PromptStyle, Usage
@@ -128,8 +129,10 @@ class ReplayModel:
         return Completion(self.reply, Usage())
 
 
-def solve_problem(problem: BenchProblem, config: BenchConfig, model: Model, store: Store,
+def solve_problem(problem: BenchProblem, config: BenchConfig, model: Model, store: Recorder,
                   model_parallel: int | None = None) -> ProblemResult:
+    """One problem under one configuration: its records go to `store` (any Recorder: the run store, or
+    a MemoryRecorder whose runs and attempts can be shipped from another process), its verdict is returned."""
     task = problem.task(config.tests)
     pool = prepare_pool(task, BENCH_LIMITS, config.workers)
     try:
