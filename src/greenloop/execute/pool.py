@@ -332,9 +332,3 @@ def _base(test_id: str) -> str:
 
 class CollectionError(BadInput):
     """The tests cannot be collected even against a placeholder target."""
-
-
-def suite_from_file(path: str | os.PathLike[str], target_module: str) -> TestSuite:
-    with open(path, encoding="utf-8") as f:
-        source = f.read()
-    return TestSuite(source=source, filename=os.path.basename(path), target_module=target_module)

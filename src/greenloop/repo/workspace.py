@@ -72,9 +72,6 @@ class RepoInfo:
     branch: str | None  # None when HEAD is detached
     dirty: bool
 
-    def git(self, *args: str) -> str:
-        return _git(list(args), self.root).decode(errors="replace")
-
 
 def discover(cwd: str | Path | None = None) -> RepoInfo:
     """The git working tree containing `cwd`; raises RepoError when there is none."""
