@@ -252,8 +252,9 @@ class _Round:
             left = engine.budget.max_seconds - (time.monotonic() - engine.started)
             done, _ = wait(list(self.pending), timeout=max(left, 0.05) if self.ending is None else None,
                            return_when=FIRST_COMPLETED)
-            if not done and self.ending is None:  # the time budget ran out with calls in flight
+            if not done and self.ending is None:  # the time budget ran out with calls or runs in flight
                 self._end((RunStatus.EXHAUSTED, f"no green candidate within {engine.budget.max_seconds:g}s"))
+                self._cancel_queued()  # a round of repairs queued behind a slow test command waits no longer
             for future in done:
                 item = self.pending.pop(future)
                 if isinstance(item, Proposal):
@@ -334,6 +335,10 @@ class _Round:
         if green and (self.ending is None or self.ending[0] is RunStatus.EXHAUSTED):
             engine._stop_calls()
             self.ending = engine._verified(first, result)
-            for other in [f for f, v in self.pending.items() if isinstance(v, _Job)]:
-                if other.cancel():
-                    self.pending.pop(other)
+            self._cancel_queued()
+
+    def _cancel_queued(self) -> None:
+        """Drop the executions that have not started (those running finish and are recorded)."""
+        for future in [f for f, v in self.pending.items() if isinstance(v, _Job)]:
+            if future.cancel():
+                self.pending.pop(future)
