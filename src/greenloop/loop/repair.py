@@ -28,6 +28,9 @@ _COMMUTATIVE_OR_FIXED = {"min", "max", "zip", "range", "isinstance", "getattr", 
 _SWAPPABLE_CALLS = {"min": "max", "max": "min", "any": "all", "all": "any"}
 # Kinds in the order they tend to pay off; the order decides which mutants run first.
 KINDS = ("compare", "off-by-one", "key", "constant", "shape", "swap", "operator", "logic")
+# In a user's file (repo mode) each mutant costs a run of the test command: the kinds of seeded and
+# everyday bugs first (a wrong comparison, bound or operator), the model's habits (shapes, keys) last.
+KINDS_IN_PLACE = ("compare", "off-by-one", "operator", "logic", "constant", "swap", "key", "shape")
 # What a returned value is often one conversion away from: a list for a generator, an int for a float...
 _SHAPES = ("list({})", "sorted({})", "int({})", "str({})", "''.join({})", "{}[::-1]", "not {}")
 _KEYED_CALLS = {"max", "min", "sorted"}
@@ -281,7 +284,8 @@ def mutants(code: str, *, limit: int = 60, focus_lines: frozenset[int] = frozens
     if in_place:
         nodes = [n for n in nodes if getattr(n, "lineno", 0) in focus_lines]
     index = {id(n): i for i, n in enumerate(ast.walk(tree))}
-    planned = [(getattr(n, "lineno", 0) not in focus_lines, KINDS.index(kind), index[id(n)], j, kind, edit)
+    order = KINDS_IN_PLACE if in_place else KINDS
+    planned = [(getattr(n, "lineno", 0) not in focus_lines, order.index(kind), index[id(n)], j, kind, edit)
                for n in nodes for j, (kind, edit) in enumerate(_edits(n))]
     planned.sort(key=lambda p: p[:4])
     found: list[Mutant] = []
