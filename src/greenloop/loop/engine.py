@@ -109,7 +109,7 @@ class Engine:
 
     def _out_of_budget(self, calls: int, cost: float) -> str:
         if calls >= self.budget.max_calls:
-            return f"no green candidate after {calls} model calls"
+            return f"no green candidate after {_calls(calls)}"
         if time.monotonic() - self.started >= self.budget.max_seconds:
             return f"no green candidate within {self.budget.max_seconds:g}s"
         if self.budget.max_cost is not None and cost >= self.budget.max_cost:
@@ -145,7 +145,7 @@ class Engine:
                 return RunStatus.EXHAUSTED, why
             proposals = self._propose(history)
             if not proposals:
-                return RunStatus.EXHAUSTED, f"the {self.strategy.name} strategy stopped after {result.model_calls} model calls"
+                return RunStatus.EXHAUSTED, f"the {self.strategy.name} strategy stopped after {_calls(result.model_calls)}"
             ending = self._round(proposals, result, history, seen, calls, runs)
             if ending is not None:
                 return ending
@@ -180,7 +180,7 @@ class Engine:
         result.calls_to_green = job.calls
         result.green_kind = "model" if job.proposal.needs_model else "repair"
         how = "by local repair " if result.green_kind == "repair" else ""
-        return RunStatus.GREEN, f"green {how}after {job.calls} model call{'' if job.calls == 1 else 's'}"
+        return RunStatus.GREEN, f"green {how}after {_calls(job.calls)}"
 
     def _record(self, job: _Job, kind: str, result: Result, history: list[Attempt], feedback: str = "") -> bool:
         """Append the attempt to the store and the history (with what its call cost); True when it is green."""
@@ -221,6 +221,10 @@ class Engine:
             completion_tokens=result.completion_tokens, elapsed=time.monotonic() - self.started, cost=result.cost,
             context=tuple(self.problem.context), python=self.problem.python,
         ))
+
+
+def _calls(n: int) -> str:
+    return f"{n} model call{'' if n == 1 else 's'}"
 
 
 def _tried(history: list[Attempt]) -> list[Attempt]:
