@@ -11,9 +11,9 @@ import pytest
 from conftest import GOOD, PARTIAL, WRONG, fenced
 from greenloop.execute import Limits, Outcome, TestResult, TestStatus, TestSuite, WorkerPool
 from greenloop.loop.engine import Engine, Result, RunStatus
-from greenloop.loop.prompts import first_messages
+from greenloop.loop.prompts import first_messages, revision_messages
 from greenloop.loop.solving import SolveProblem
-from greenloop.loop.strategies import STRATEGIES, Attempt
+from greenloop.loop.strategies import STRATEGIES, Attempt, Proposal
 from greenloop.loop.tree import TreeStrategy
 from greenloop.models import Completion, Message, Usage
 from greenloop.models.scripted import ScriptedModel
@@ -248,3 +248,28 @@ def test_tree_renames_a_function_the_reply_wrote_under_another_name(tmp_path: Pa
     assert result.status is RunStatus.GREEN and result.green_kind == "repair" and result.model_calls == 4
     green = next(a for a in attempts if a["green"])
     assert green["code"].endswith("count_up_to = count_numbers\n") and "named count_up_to count_numbers" in green["response"]
+
+
+def test_a_strategy_written_against_the_task_api_still_runs(tmp_path: Path) -> None:
+    """Strategies receive the Problem; one that hands it to `loop.prompts` as if it were the Task
+    (the API before the Problem seam) gets the problem's own requests."""
+    (tmp_path / "test_counting.py").write_text(COUNT_TESTS)
+    task = Task.from_files(tmp_path / "test_counting.py", tmp_path / "counting.py")
+    problem = SolveProblem(task)
+    assert first_messages(problem, "tests") == first_messages(task, "tests") == problem.first_messages("tests")
+
+    class OldStyle:
+        name = "old-style"
+
+        def propose(self, task, style, history):  # noqa: ANN001, ANN201
+            if not history:
+                return [Proposal(first_messages(task, style), 0.5)]
+            return [Proposal(revision_messages(task, style, history[-1].code or "", history[-1].feedback), 0.5)]
+
+    store = Store(tmp_path / "runs.db")
+    with WorkerPool(TestSuite(task.test_source, task.tests_path.name, "counting"), Limits()) as pool:
+        result = Engine(SolveProblem(task, pool), ScriptedModel([fenced(FAR), fenced(RIGHT)]), store, OldStyle(),
+                        Budget(3)).run()
+    assert result.status is RunStatus.GREEN and result.model_calls == 2
+    revision = store.attempts(result.run_id)[1]["messages"][-1]["content"]
+    assert "'no idea'" in revision, "the revision showed the failed code"

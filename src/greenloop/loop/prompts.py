@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import ast
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
+from greenloop.loop.problem import Attempt
 from greenloop.models import Message, PromptStyle
 from greenloop.task import Task
+
+if TYPE_CHECKING:
+    from greenloop.loop.problem import Problem
 
 SYSTEM = (
     "You are an expert Python programmer. Reply with the complete Python module in one "
@@ -30,11 +35,17 @@ def _task_text(task: Task, style: PromptStyle) -> str:
     return "\n\n".join(parts)
 
 
-def first_messages(task: Task, style: PromptStyle) -> list[Message]:
+def first_messages(task: Task | Problem, style: PromptStyle) -> list[Message]:
+    """The first request for a task. Given a Problem (what strategies receive) it asks the problem, so a
+    strategy written against the `Task` API works in every mode."""
+    if not isinstance(task, Task):
+        return task.first_messages(style)
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": _task_text(task, style)}]
 
 
-def revision_messages(task: Task, style: PromptStyle, code: str, feedback: str) -> list[Message]:
+def revision_messages(task: Task | Problem, style: PromptStyle, code: str, feedback: str) -> list[Message]:
+    if not isinstance(task, Task):
+        return task.revision_messages(style, Attempt(0, code, None, feedback))
     text = (
         f"{_task_text(task, style)}\n\nThis attempt is wrong:\n```python\n{code.strip()}\n```\n"
         f"Test results:\n{feedback}\n\nFix the code. Reply with the complete corrected module."
@@ -66,6 +77,8 @@ def with_examples(stub: str, examples: list[tuple[str, str]]) -> str:
     return stub
 
 
-def examples_messages(task: Task, style: PromptStyle, examples: list[tuple[str, str]]) -> list[Message]:
+def examples_messages(task: Task | Problem, style: PromptStyle, examples: list[tuple[str, str]]) -> list[Message]:
     """A fresh request whose stub also shows the given examples (calls and expected values)."""
+    if not isinstance(task, Task):
+        return task.examples_messages(style, examples)
     return first_messages(replace(task, stub=with_examples(task.stub, examples)), style)
