@@ -5,9 +5,13 @@ Real git, real pytest, the real sandbox; only the model is scripted."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
+import pytest
+
 from greenloop.loop.repair import mutants
+from greenloop.models.scripted import ScriptedModel
 from greenloop.task import Budget
 from test_repo_fix import BUG, FIX_REPLY, PACKAGE, WRONG_REPLY, attempts_of, fix, git, make_repo, script, tree_state
 
@@ -95,9 +99,6 @@ def test_in_place_mutants_change_only_the_edited_node() -> None:
 def test_the_default_strategy_follows_what_the_model_declares(tmp_path: Path) -> None:
     """`auto`: a small model (the stub-with-examples prompt style) gets `tree`, whose local repair fixes
     the operator with no model call; a capable one gets `revise`, which asks the model first."""
-    import sys
-
-    from greenloop.models.scripted import ScriptedModel
     from greenloop.repo import fix as fix_api
 
     for style, expected in (("examples", ("green", 0)), ("tests", ("exhausted", 1))):
@@ -105,3 +106,17 @@ def test_the_default_strategy_follows_what_the_model_declares(tmp_path: Path) ->
         result = fix_api(["pytest", "tests/test_stats.py"], cwd=repo, python=sys.executable, db=tmp_path / "runs.db",
                          model=ScriptedModel(["no idea"], prompt_style=style), budget=Budget(1, 120))
         assert (result.status.value, result.model_calls) == expected, (style, result.message)
+
+
+def test_the_api_takes_a_home_relative_directory_and_names_a_missing_one(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from greenloop.errors import BadInput
+    from greenloop.repo import fix as fix_api
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    repo = make_repo(tmp_path / "project", COMMENTED)
+    result = fix_api(["pytest", "tests/test_stats.py"], cwd="~/project", db=tmp_path / "runs.db",
+                     python=sys.executable, model=ScriptedModel(["no idea"], prompt_style="examples"))
+    assert result.status.value == "green" and result.repo == str(repo.resolve())
+    with pytest.raises(BadInput, match="no such directory: ~/elsewhere"):
+        fix_api(["pytest"], cwd="~/elsewhere", model=ScriptedModel([]))

@@ -75,7 +75,9 @@ class RepoInfo:
 
 def discover(cwd: str | Path | None = None) -> RepoInfo:
     """The git working tree containing `cwd`; raises RepoError when there is none."""
-    here = Path(cwd or os.getcwd()).resolve()
+    here = Path(cwd or os.getcwd()).expanduser().resolve()
+    if not here.is_dir():
+        raise RepoError(f"no such directory: {cwd}")
     try:
         top = _git(["rev-parse", "--show-toplevel"], here).decode().strip()
     except GitError:
