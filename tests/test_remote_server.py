@@ -98,4 +98,6 @@ def test_injected_429s_are_retried_and_recorded(server: str, workspace: Path) ->
         model.close()
     assert result.status is RunStatus.EXHAUSTED and result.model_calls == 8 == faults.count("pass")
     assert result.retries == faults.count("429") >= 3
-    assert len(Store(workspace / "runs.db").attempts(result.run_id)) == 8
+    attempts = Store(workspace / "runs.db").attempts(result.run_id)
+    assert len(attempts) == 8
+    assert sum(a["retries"] for a in attempts) == result.retries, "each attempt keeps the retries behind its reply"

@@ -11,7 +11,7 @@ from typing import Any
 @dataclass(frozen=True)
 class AttemptRecord:
     n: int
-    kind: str  # "model" | "duplicate"
+    kind: str  # "baseline" | "model" | "duplicate" | "repair" | "request" | "edit-error" | "screened" | "error"
     messages: list[dict[str, str]]
     response: str
     code: str | None
@@ -27,6 +27,7 @@ class AttemptRecord:
     parent: int | None = None
     cost: float = 0.0  # USD, from the configured prices
     judge: str | None = None  # "split" | "shared": which judge formed the verdict
+    retries: int = 0  # requests the model client retried before this reply
 
 
 def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +90,7 @@ class AttemptRow:
     exec_seconds: float
     cost: float = 0.0
     judge: str | None = None
+    retries: int = 0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AttemptRow:

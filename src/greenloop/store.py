@@ -107,6 +107,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         "005_runs_attempts",
         "ALTER TABLE runs RENAME COLUMN iterations TO attempts;",
     ),
+    (
+        # Requests the model client retried (rate limits, server errors, timeouts) before each reply.
+        "006_attempt_retries",
+        "ALTER TABLE attempts ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;",
+    ),
 ]
 
 
@@ -181,11 +186,12 @@ class Store:
     def add_attempt(self, run_id: str, a: AttemptRecord) -> int:
         cursor = self.db.execute(
             "INSERT INTO attempts (run_id, n, parent, kind, created, messages, response, code, outcome, passed, "
-            "total, green, feedback, prompt_tokens, completion_tokens, model_seconds, exec_seconds, cost, judge) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "total, green, feedback, prompt_tokens, completion_tokens, model_seconds, exec_seconds, cost, judge, "
+            "retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, a.n, a.parent, a.kind, time.time(), json.dumps(a.messages), a.response, a.code,
              json.dumps(a.outcome) if a.outcome is not None else None, a.passed, a.total, int(a.green),
-             a.feedback, a.prompt_tokens, a.completion_tokens, a.model_seconds, a.exec_seconds, a.cost, a.judge),
+             a.feedback, a.prompt_tokens, a.completion_tokens, a.model_seconds, a.exec_seconds, a.cost, a.judge,
+             a.retries),
         )
         return int(cursor.lastrowid or 0)
 

@@ -135,7 +135,8 @@ def show_run(args: argparse.Namespace) -> int:
                   + (f" · cost ${run.cost:.4f}" if run.cost else ""), highlight=False)
     for a in attempts:
         marker = "[green]green[/]" if a.green else f"{a.passed}/{a.total}"
-        extra = (f" · judge {safe(a.judge)}" if a.judge else "") + (f" · ${a.cost:.4f}" if a.cost else "")
+        extra = ((f" · judge {safe(a.judge)}" if a.judge else "") + (f" · ${a.cost:.4f}" if a.cost else "")
+                 + (f" · {a.retries} retried" if a.retries else ""))
         parent = f" ← {a.parent}" if a.parent is not None else ""
         console.print(f"\n[bold]attempt {a.n}[/]{parent} ({safe(a.kind)}) · {marker} · "
                       f"{a.prompt_tokens + a.completion_tokens} tokens · model {a.model_seconds:.2f}s · "

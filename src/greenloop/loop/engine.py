@@ -201,7 +201,7 @@ class Engine:
             total=outcome.total if outcome else 0, green=bool(outcome and outcome.green), feedback=feedback,
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
             model_seconds=usage.seconds, exec_seconds=job.exec_seconds if kind != "duplicate" else 0.0, parent=parent,
-            cost=usage.cost,
+            cost=usage.cost, judge=(outcome.judge or None) if outcome else None, retries=usage.retries,
         ))
         attempt = Attempt(n, code, outcome, feedback, parent, record_id, kind, candidate)
         history.append(attempt)
