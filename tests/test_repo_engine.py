@@ -13,7 +13,19 @@ import pytest
 from greenloop.loop.repair import mutants
 from greenloop.models.scripted import ScriptedModel
 from greenloop.task import Budget
-from test_repo_fix import BUG, FIX_REPLY, PACKAGE, WRONG_REPLY, attempts_of, fix, git, make_repo, script, tree_state
+from test_repo_fix import (
+    BUG,
+    FIX_REPLY,
+    PACKAGE,
+    WRONG_REPLY,
+    attempts_of,
+    block,
+    fix,
+    git,
+    make_repo,
+    script,
+    tree_state,
+)
 
 COMMENTED = {
     **PACKAGE,
@@ -120,3 +132,80 @@ def test_the_api_takes_a_home_relative_directory_and_names_a_missing_one(tmp_pat
     assert result.status.value == "green" and result.repo == str(repo.resolve())
     with pytest.raises(BadInput, match="no such directory: ~/elsewhere"):
         fix_api(["pytest"], cwd="~/elsewhere", model=ScriptedModel([]))
+
+
+SKIPPING = {
+    "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["src"]\n',
+    "src/calc/__init__.py": "",
+    "src/calc/core.py": "def double(x):\n    return x + 2\n",
+    "tests/test_core.py": ("import pytest\nfrom calc import core\n\n\n"
+                           "def test_double():\n    assert core.double(1) == 2\n\n\n"
+                           "def test_triple():\n    if not hasattr(core, 'triple'):\n        pytest.skip('no triple yet')\n"
+                           "    assert core.triple(1) == 3\n"),
+}
+
+
+def test_the_change_applied_is_the_one_the_clean_re_run_confirmed(tmp_path: Path) -> None:
+    """A reply in flight behind the green one may pass more tests (a skipped one); it was never re-run
+    clean, so it is recorded but neither reported nor applied."""
+    from greenloop.repo import fix as fix_api
+
+    repo = make_repo(tmp_path / "repo", SKIPPING)
+    good = block("src/calc/core.py", "    return x + 2", "    return x * 2")
+    later = block("src/calc/core.py", "    return x + 2", "    return x * 2\n\n\ndef triple(x):\n    return x * 3  # later")
+    result = fix_api(["pytest", "-q", "tests/test_core.py"], cwd=repo, python=sys.executable, db=tmp_path / "runs.db",
+                     model=ScriptedModel([good, later], max_parallel=2), parallel=2, strategy="revise",
+                     budget=Budget(4, 120))
+    assert result.status.value == "green" and result.calls_to_green == 1 and result.applied
+    assert (repo / "src/calc/core.py").read_text() == "def double(x):\n    return x * 2\n"
+    assert result.tests_passed == 1 and "triple" not in result.diff
+
+
+def test_a_crash_inside_the_run_is_recorded_as_an_error_not_exhausted(tmp_path: Path) -> None:
+    from greenloop.repo import fix as fix_api
+    from greenloop.store import Store
+
+    class Broken(ScriptedModel):
+        def complete(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+            raise ValueError("boom")
+
+    repo = make_repo(tmp_path / "repo")
+    with pytest.raises(ValueError, match="boom"):
+        fix_api(["pytest", "tests"], cwd=repo, python=sys.executable, db=tmp_path / "runs.db",
+                model=Broken(["unused"]), strategy="revise")
+    [run] = Store(tmp_path / "runs.db").runs()
+    assert (run["status"], run["message"]) == ("error", "greenloop failed: ValueError('boom')")
+
+
+def test_replies_whose_turn_never_came_are_recorded(tmp_path: Path) -> None:
+    """Out of time with replies queued behind a slow test command: each paid-for reply is an attempt."""
+    from greenloop.repo import fix as fix_api
+    from greenloop.store import Store
+
+    files = dict(PACKAGE)
+    files["tests/test_cart.py"] = "import time\n" + files["tests/test_cart.py"].replace(
+        "def test_total():\n", "def test_total():\n    time.sleep(3)\n")
+    repo = make_repo(tmp_path / "repo", files)
+    replies = [block("src/shop/cart.py", BUG, f"    for i in range(len(prices) - {k}):") for k in range(2, 10)]
+    result = fix_api(["pytest", "tests/test_cart.py"], cwd=repo, python=sys.executable, db=tmp_path / "runs.db",
+                     model=ScriptedModel(replies, max_parallel=3), parallel=3, budget=Budget(30, 2.0),
+                     strategy="sample")
+    assert result.status.value == "exhausted" and result.model_calls > 1
+    attempts = Store(tmp_path / "runs.db").attempts(result.run_id)
+    assert len(attempts) == result.model_calls + 1 == result.attempts + 1  # the baseline is attempt 0
+    assert any(a["feedback"] == "not run: the run ended before its turn" and a["response"] for a in attempts)
+
+
+def test_in_place_mutants_keep_everything_but_the_edit() -> None:
+    multi = ("def ok(a, b):\n    if (a > 0  # a must be positive\n            and b > 0):  # b too\n"
+             "        return \"yes\"\n    return \"no\"\n")
+    for m in mutants(multi, focus_lines=frozenset({2}), limit=60, in_place=True):
+        assert m.code.count("\n") == multi.count("\n") and "# a must be positive" in m.code and "# b too" in m.code
+        assert sum(x != y for x, y in zip(multi.splitlines(), m.code.splitlines(), strict=True)) == 1
+    quoted = 'def label(n):\n    return "item" + str(n - 1)\n'
+    found = mutants(quoted, focus_lines=frozenset({2}), limit=60, in_place=True)
+    assert found and all('"item"' in m.code for m in found), "the user's quotes stay"
+    assert any(m.code == 'def label(n):\n    return "item" + str(n + 1)\n' for m in found)
+    for text in ("def f(x):\n    return x + 1", "def f(x):\r\n    return x + 1\r\n"):
+        edit = next(m for m in mutants(text, focus_lines=frozenset({2}), in_place=True) if "x - 1" in m.code)
+        assert edit.code == text.replace("x + 1", "x - 1"), "line endings and the last newline stay"

@@ -8,6 +8,7 @@ damage the user's tree or the run.
 from __future__ import annotations
 
 import json
+import sqlite3
 import struct
 import subprocess
 import zlib
@@ -441,4 +442,10 @@ def test_a_path_the_filesystem_refuses_is_feedback_for_that_reply(tmp_path: Path
     repo = make_repo(tmp_path / "repo", PACKAGE)
     proc = run_fix(repo, script(tmp_path, create(path, "x = 1"), FIX_REPLY), extra=("--max-calls", "2"))
     assert proc.returncode == 0, (proc.returncode, proc.stdout[-600:])
-    assert json.loads(proc.stdout)["applied"] is True
+    result = json.loads(proc.stdout)
+    assert result["applied"] is True
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        kind, code, feedback = db.execute("SELECT kind, code, feedback FROM attempts WHERE run_id = ? AND n = 1",
+                                          (result["run_id"],)).fetchone()
+    # Refused before anything ran, as an edit error the next prompt shows.
+    assert kind == "edit-error" and code is None and ("is a file, not a directory" in feedback or "longer" in feedback)

@@ -49,6 +49,7 @@ class _Job:
     exec_seconds: float = 0.0
     kind: str = "model"
     feedback: str = ""
+    attempt: Attempt | None = None  # as recorded
 
 
 class Engine:
@@ -66,6 +67,7 @@ class Engine:
         except (TypeError, ValueError):
             self._takes_width = False
         self._callers: set[int] = set()  # threads that called the model for this run
+        self._green: Attempt | None = None  # the attempt the clean re-run confirmed
 
     def run(self) -> Result:
         problem = self.problem
@@ -85,13 +87,19 @@ class Engine:
             result.status, result.message = RunStatus.INTERRUPTED, "interrupted by the user"
         except ModelError as exc:
             result.status, result.message = RunStatus.ERROR, str(exc)
+        except Exception as exc:  # a bug of ours, or of a plugin: recorded as such, and let through
+            result.status, result.message = RunStatus.ERROR, f"greenloop failed: {exc!r}"
+            raise
         finally:
             calls.shutdown(wait=True, cancel_futures=True)
             runs.shutdown(wait=True, cancel_futures=True)
             result.seconds = time.monotonic() - self.started
             result.context_files = list(problem.context)
-            # The best of what was tried (the baseline is no change: nothing to show or apply), else the baseline.
-            best = best_attempt(_tried(history)) or best_attempt(history)
+            # A green run's result is the attempt the clean re-run confirmed, whatever finished after it;
+            # otherwise the best of what was tried (the baseline is no change: nothing to show or
+            # apply), else the baseline.
+            green = self._green if result.status is RunStatus.GREEN else None
+            best = green or best_attempt(_tried(history)) or best_attempt(history)
             if best is not None and best.outcome is not None:
                 if best.kind != "baseline":
                     result.best_code, result.best_attempt, result.best_candidate = best.code, best.record_id, best.candidate
@@ -177,6 +185,7 @@ class Engine:
         if not check.green:
             return RunStatus.ERROR, ("a candidate passed in the warm run but failed the clean re-run: "
                                      + (check.problem or self.problem.feedback(job.candidate, check)))
+        self._green = job.attempt
         result.calls_to_green = job.calls
         result.green_kind = "model" if job.proposal.needs_model else "repair"
         how = "by local repair " if result.green_kind == "repair" else ""
@@ -204,6 +213,7 @@ class Engine:
             cost=usage.cost, judge=(outcome.judge or None) if outcome else None, retries=usage.retries,
         ))
         attempt = Attempt(n, code, outcome, feedback, parent, record_id, kind, candidate)
+        job.attempt = attempt
         history.append(attempt)
         if kind != "baseline" and best_attempt(_tried(history)) is attempt:  # kept current: `show` finds it after a kill -9
             self.store.update_run(result.run_id, best_attempt=record_id, tests_passed=attempt.passed)
@@ -342,7 +352,14 @@ class _Round:
             self._cancel_queued()
 
     def _cancel_queued(self) -> None:
-        """Drop the executions that have not started (those running finish and are recorded)."""
+        """Drop the executions that have not started (those running finish and are recorded); a model
+        reply among them was paid for, so it is recorded, as not run."""
         for future in [f for f, v in self.pending.items() if isinstance(v, _Job)]:
             if future.cancel():
-                self.pending.pop(future)
+                job = self.pending.pop(future)
+                assert isinstance(job, _Job)
+                for twin in self.running.pop(job.key, [job]):
+                    if twin.proposal.needs_model:
+                        twin.candidate = None
+                        self.engine._record(twin, twin.kind, self.result, self.history,
+                                            feedback="not run: the run ended before its turn")

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import ast
 import copy
+import difflib
+import io
+import tokenize
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -249,22 +252,68 @@ def _inside_functions(tree: ast.Module, keep: frozenset[str]) -> list[ast.AST]:
     return [n for n in nodes if id(n) not in skip]
 
 
+def _tokens(text: str) -> list[tokenize.TokenInfo] | None:
+    """The tokens of one line of code (no layout tokens), or None when it does not tokenize alone."""
+    try:
+        found = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    skip = (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT)
+    return [t for t in found if t.type not in skip]
+
+
+def _key(token: tokenize.TokenInfo) -> str:
+    """What a token means: 'x' and "x" are one literal, however unparse quotes it."""
+    if token.type == tokenize.STRING:
+        try:
+            return repr(ast.literal_eval(token.string))
+        except (ValueError, SyntaxError):
+            pass
+    return token.string
+
+
+def _smallest(old: str, new: str) -> str:
+    """`new` (one line), keeping every token it shares with `old` as `old` wrote it (quotes, spacing),
+    so that the edit is all that changes; `new` when either does not tokenize."""
+    a, b = _tokens(old), _tokens(new)
+    if not a or not b:
+        return new
+
+    def space(text: str, tokens: list[tokenize.TokenInfo], i: int) -> str:
+        return text[tokens[i - 1].end[1]:tokens[i].start[1]] if i else text[:tokens[0].start[1]]
+
+    out: list[str] = []
+    edited = False  # whether the token before came from `new`: the space after an edit is `new`'s
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, [_key(t) for t in a], [_key(t) for t in b],
+                                                      autojunk=False).get_opcodes():
+        if op == "equal":
+            for k, i in enumerate(range(i1, i2)):
+                out.append((space(new, b, j1) if k == 0 and edited else space(old, a, i)) + a[i].string)
+        elif op != "delete":
+            out += [space(new, b, j) + b[j].string for j in range(j1, j2)]
+        edited = op != "equal"
+    return "".join(out) + old[a[-1].end[1]:]
+
+
 def _splice(code: str, target: ast.AST, clone: ast.Module) -> str | None:
     """`code` with only the edited node's own text replaced (formatting and comments elsewhere kept),
-    or None when that text does not parse back to exactly the mutated tree."""
-    sizes = [len(line) for line in code.encode().splitlines(keepends=True)]
+    or None when the node spans lines or the result does not parse back to exactly the mutated tree."""
     where = [getattr(target, name, None) for name in ("lineno", "col_offset", "end_lineno", "end_col_offset")]
-    if any(w is None for w in where):
+    if any(w is None for w in where) or where[0] != where[2]:
         return None
-    line, col, end_line, end_col = (int(w) for w in where)  # type: ignore[arg-type]
-    start, end = sum(sizes[:line - 1]) + col, sum(sizes[:end_line - 1]) + end_col
-    data = code.encode()
-    text = (data[:start] + ast.unparse(target).encode() + data[end:]).decode()
-    try:
-        same = ast.dump(ast.parse(text)) == ast.dump(clone)
-    except SyntaxError:
-        return None
-    return text if same else None
+    line, col, _, end_col = (int(w) for w in where)  # type: ignore[arg-type]
+    lines = code.splitlines(keepends=True)
+    raw = lines[line - 1].encode()
+    old = raw[col:end_col].decode()
+    for new in (_smallest(old, ast.unparse(target)), ast.unparse(target)):
+        lines[line - 1] = (raw[:col] + new.encode() + raw[end_col:]).decode()
+        text = "".join(lines)
+        try:
+            if ast.dump(ast.parse(text)) == ast.dump(clone):
+                return text
+        except SyntaxError:
+            continue
+    return None
 
 
 def mutants(code: str, *, limit: int = 60, focus_lines: frozenset[int] = frozenset(),
@@ -303,11 +352,12 @@ def mutants(code: str, *, limit: int = 60, focus_lines: frozenset[int] = frozens
             spliced = _splice(code, target, clone)
             if spliced is None:
                 continue
-            text = spliced.removesuffix("\n")
+            text = spliced
         if text in texts:
             continue
         texts.add(text)
-        found.append(Mutant(kind, getattr(target, "lineno", 0), f"line {getattr(target, 'lineno', 0)}: {description}", text + "\n"))
+        found.append(Mutant(kind, getattr(target, "lineno", 0), f"line {getattr(target, 'lineno', 0)}: {description}",
+                            text if in_place else text + "\n"))
         if len(found) == limit:
             break
     return found

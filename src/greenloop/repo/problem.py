@@ -167,6 +167,7 @@ class RepoProblem:
             edit.refused.append(self.protect(path) or self.scratch.unwritable(path) or path)
             del edit.changes[path]
         edits = {p: t for p, t in {**base.edits, **edit.changes}.items() if t != self.scratch.original(p)}
+        edit.errors += [why for p in edit.changes if (why := self._unwritable_path(p, edits))]
         tampering = screen_all(edits, {p: self.scratch.original(p) for p in edits})
         if tampering and not edit.errors and edit.changes:
             why = ("- not eligible for green: the change does what a fix must never do in code under test:\n"
@@ -186,11 +187,15 @@ class RepoProblem:
                 diff = self.scratch.prepare(candidate.edits)
             except GitError as exc:
                 return Outcome((), 0.0, f"git failed in the private copy: {exc}", infrastructure=True)
-            except OSError as exc:  # a path the filesystem refuses: a file used as a directory, a long name
+            except OSError as exc:  # a path the filesystem refuses that `parse` did not foresee
                 where = str(exc.filename or "").replace(str(self.scratch.work) + "/", "")
                 return Outcome((), 0.0, f"the change could not be written: {exc.strerror or exc}: {where}")
             self._diffs[self.key(candidate)] = diff
-            return execute(self.command, self.runner, self.scratch.work, self.collection, watch=self._data(candidate))
+            try:
+                return execute(self.command, self.runner, self.scratch.work, self.collection,
+                               watch=self._data(candidate))
+            except (GitError, OSError) as exc:
+                return Outcome((), 0.0, f"the test command could not be run: {exc}", infrastructure=True)
 
     def verify(self, candidate: Change) -> Outcome:
         """Re-run with the tests restored from the snapshot, in a fresh copy and a fresh sandbox; the
@@ -198,12 +203,15 @@ class RepoProblem:
         edits = candidate.edits
         allowed = {p: t for p, t in edits.items() if not self.protect(p)}
         with self._lock:
-            fresh = self.scratch.fresh(allowed)
-            changed = self.scratch.changed(fresh)
-            if changed != sorted(allowed) or len(allowed) != len(edits):
-                return Outcome((), 0.0, f"the verified copy changes {', '.join(changed) or 'nothing'}, not what the "
-                               f"candidate changes ({', '.join(sorted(edits))})")
-            return execute(self.command, self.runner, fresh, self.collection, watch=self._data(candidate))
+            try:
+                fresh = self.scratch.fresh(allowed)
+                changed = self.scratch.changed(fresh)
+                if changed != sorted(allowed) or len(allowed) != len(edits):
+                    return Outcome((), 0.0, f"the verified copy changes {', '.join(changed) or 'nothing'}, not what "
+                                   f"the candidate changes ({', '.join(sorted(edits))})")
+                return execute(self.command, self.runner, fresh, self.collection, watch=self._data(candidate))
+            except (GitError, OSError) as exc:
+                return Outcome((), 0.0, f"the clean copy could not be made or run: {exc}", infrastructure=True)
 
     def key(self, candidate: Change) -> str:
         return "\0".join(f"{p}\0{normalise(t) if p.endswith('.py') else t}" for p, t in sorted(candidate.edits.items()))
@@ -251,6 +259,20 @@ class RepoProblem:
         return found[:limit]
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _unwritable_path(self, path: str, edits: dict[str, str]) -> str:
+        """Why the filesystem would refuse to write `path` (checked before anything runs), or ""."""
+        if any(len(part.encode()) > 255 for part in path.split("/")):
+            return f"{path}: a name in this path is longer than a filesystem allows"
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            above = "/".join(parts[:i])
+            if above in edits or self.scratch.original(above) is not None:
+                return f"{path}: {above} is a file, not a directory"
+        prefix = path.rstrip("/") + "/"
+        if any(p.startswith(prefix) for p in self.snapshot) or any(p.startswith(prefix) for p in edits):
+            return f"{path} is a directory; a change can only write files"
+        return ""
 
     def _read(self, edits: dict[str, str]) -> Callable[[str], str | None]:
         return lambda path: edits[path] if path in edits else self.scratch.original(path)
