@@ -173,6 +173,8 @@ def test_parallel_model_calls_overlap(tmp_path: Path) -> None:
     assert result.status is RunStatus.GREEN and model.most == 4
     assert time.monotonic() - started < 0.2 * result.model_calls, "calls ran concurrently"
     assert result.model_seconds == pytest.approx(0.2 * result.model_calls)
+    # Waiting on the model, in wall time: four calls at once count once.
+    assert 0.2 <= result.model_wall_seconds < result.model_seconds / 2 and result.model_wall_seconds <= result.seconds
 
 
 def _attempt(n: int, passed: int, total: int = 4, parent: int | None = None, kind: str = "model") -> Attempt:

@@ -99,6 +99,7 @@ class ProblemResult:
     repair_seconds: float = 0.0
     message: str = ""
     cost: float = 0.0  # USD
+    model_wall_seconds: float = 0.0  # wall time with a model call in flight (0: recorded before it was kept)
 
 
 @dataclass
@@ -155,6 +156,7 @@ def solve_problem(problem: BenchProblem, config: BenchConfig, model: Model, stor
         result.calls_to_green, result.green_kind, result.repairs, result.tests_passed, result.tests_total,
         hidden_passed, hidden_total, result.prompt_tokens, result.completion_tokens, result.seconds,
         result.model_seconds, result.exec_seconds, result.repair_seconds, result.message, result.cost,
+        result.model_wall_seconds,
     )
 
 
@@ -232,6 +234,9 @@ def summary(run: BenchRun) -> dict[str, Any]:
     solved = [r for r in rows if r.solved]
     to_green = sorted(r.calls_to_green for r in rows if r.loop_green and r.calls_to_green is not None)
     model_seconds = sum(r.model_seconds for r in rows)
+    # The share of the wall time spent waiting on the model: calls in parallel count once.
+    model_wall = sum(r.model_wall_seconds or r.model_seconds for r in rows)
+    problem_seconds = sum(r.seconds for r in rows)
     steps = [k for k in (1, 2, 3, 5, 10, 20, 30, 50, 100, 200) if k < config.max_calls] + [config.max_calls]
     out: dict[str, Any] = {
         "benchmark": config.benchmark, "strategy": config.strategy, "model": config.model, "tests": config.tests,
@@ -249,7 +254,9 @@ def summary(run: BenchRun) -> dict[str, Any]:
         "seconds": round(run.seconds, 2), "model_seconds": round(model_seconds, 2),
         "exec_seconds": round(sum(r.exec_seconds for r in rows), 2),
         "repair_seconds": round(sum(r.repair_seconds for r in rows), 2),
-        "model_share": round(model_seconds / run.seconds, 4) if run.seconds else 0.0,
+        "model_wall_seconds": round(model_wall, 2),
+        # Of the problems' own run time (with --jobs N they overlap, so not of the bench's wall time).
+        "model_share": round(model_wall / problem_seconds, 4) if problem_seconds else 0.0,
         "bench_id": run.bench_id, "resumed": run.skipped,
     }
     if config.tests == "visible":

@@ -68,6 +68,7 @@ class Engine:
             self._takes_width = False
         self._callers: set[int] = set()  # threads that called the model for this run
         self._green: Attempt | None = None  # the attempt the clean re-run confirmed
+        self._calls_spans: list[tuple[float, float]] = []  # (start, end) of each model call, monotonic
 
     def run(self) -> Result:
         problem = self.problem
@@ -94,6 +95,7 @@ class Engine:
             calls.shutdown(wait=True, cancel_futures=True)
             runs.shutdown(wait=True, cancel_futures=True)
             result.seconds = time.monotonic() - self.started
+            result.model_wall_seconds = _covered(self._calls_spans)
             result.context_files = list(problem.context)
             # A green run's result is the attempt the clean re-run confirmed, whatever finished after it;
             # otherwise the best of what was tried (the baseline is no change: nothing to show or
@@ -171,8 +173,12 @@ class Engine:
 
     def _complete(self, proposal: Proposal, seed: int) -> Completion:
         self._callers.add(threading.get_ident())
-        return self.model.complete(proposal.messages, temperature=proposal.temperature,
-                                   max_tokens=self.max_tokens, seed=seed, stop=self.problem.stop)
+        started = time.monotonic()
+        try:
+            return self.model.complete(proposal.messages, temperature=proposal.temperature,
+                                       max_tokens=self.max_tokens, seed=seed, stop=self.problem.stop)
+        finally:
+            self._calls_spans.append((started, time.monotonic()))
 
     def _execute(self, job: _Job) -> _Job:
         before = time.monotonic()
@@ -231,6 +237,16 @@ class Engine:
             completion_tokens=result.completion_tokens, elapsed=time.monotonic() - self.started, cost=result.cost,
             context=tuple(self.problem.context), python=self.problem.python,
         ))
+
+
+def _covered(spans: list[tuple[float, float]]) -> float:
+    """Seconds during which at least one of the spans was open (calls in parallel count once)."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(spans):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
 
 
 def _calls(n: int) -> str:

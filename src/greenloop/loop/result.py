@@ -45,8 +45,9 @@ class Result:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
-    model_seconds: float = 0.0
+    model_seconds: float = 0.0  # summed over calls (parallel calls each count)
     exec_seconds: float = 0.0
+    model_wall_seconds: float = 0.0  # wall time with at least one model call in flight
     repairs: int = 0  # candidates made without the model and executed
     repair_seconds: float = 0.0  # executing them
     cost: float = 0.0  # USD, from the model's price (0 for local models)
