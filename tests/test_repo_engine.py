@@ -209,3 +209,25 @@ def test_in_place_mutants_keep_everything_but_the_edit() -> None:
     for text in ("def f(x):\n    return x + 1", "def f(x):\r\n    return x + 1\r\n"):
         edit = next(m for m in mutants(text, focus_lines=frozenset({2}), in_place=True) if "x - 1" in m.code)
         assert edit.code == text.replace("x + 1", "x - 1"), "line endings and the last newline stay"
+
+
+def test_workers_run_candidates_at_once_each_in_its_own_copy(tmp_path: Path) -> None:
+    """Three slow test runs overlap, and each attempt is judged on its own change (copies never mix)."""
+    from greenloop.repo import fix as fix_api
+    from greenloop.store import Store
+
+    files = dict(PACKAGE)
+    files["tests/test_cart.py"] = "import time\n" + files["tests/test_cart.py"].replace(
+        "def test_total():\n", "def test_total():\n    time.sleep(2)\n")
+    repo = make_repo(tmp_path / "repo", files)
+    half = block("src/shop/cart.py", BUG, "    for i in range(len(prices) - 1):\n        subtotal += 0\n"
+                 "    subtotal = sum(prices) if len(prices) == 2 else subtotal\n    for i in range(0):")
+    result = fix_api(["pytest", "tests/test_cart.py"], cwd=repo, python=sys.executable, db=tmp_path / "runs.db",
+                     model=ScriptedModel([WRONG_REPLY, half, FIX_REPLY], max_parallel=3), parallel=3, workers=3,
+                     strategy="sample", budget=Budget(3, 120))
+    assert result.status.value == "green" and result.applied and BUG not in (repo / "src/shop/cart.py").read_text()
+    attempts = Store(tmp_path / "runs.db").attempts(result.run_id)
+    by_reply = {a["response"]: a["passed"] for a in attempts[1:]}
+    assert by_reply == {WRONG_REPLY: 0, half: 1, FIX_REPLY: 2}, "each change was judged in its own copy"
+    runs = sum(a["exec_seconds"] for a in attempts[1:])
+    assert runs >= 6 and result.seconds < runs, "the three runs overlapped"

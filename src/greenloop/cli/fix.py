@@ -40,7 +40,9 @@ def register(commands: Any) -> None:
     p.add_argument("--max-seconds", type=float, default=900, help="wall-clock budget (default 900)")
     p.add_argument("--max-cost", type=float, metavar="USD", help="stop once the model calls cost this much (US dollars)")
     p.add_argument("--parallel", type=int, metavar="N", help="model calls in flight at once (default: what the model "
-                   "serves); the test command runs one candidate at a time")
+                   "serves)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="candidates tested at once, each in its own copy of the repository (default 1)")
     p.add_argument("--strategy", default=DEFAULT_STRATEGY,
                    help=f"search strategy: {' | '.join(STRATEGIES.names())} (default auto: tree for a small local "
                         "model, revise for others, as measured)")
@@ -115,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
                 context_tokens=args.context_tokens, on_progress=progress, python=args.python, env=args.env,
                 allow=args.allow, message=message, dry_run=args.dry_run, confirm=confirm if args.confirm else None,
                 strategy=args.strategy, strategy_params=parse_settings(args.settings), parallel=args.parallel,
+                workers=args.workers,
             )
         finally:
             if status is not None:

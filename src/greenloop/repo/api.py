@@ -89,6 +89,7 @@ def fix(
     env: Sequence[str] = (), allow: Sequence[str] = (), message: str = "", dry_run: bool = False,
     confirm: Callable[[str], bool] | None = None, on_start: Callable[[str], None] | None = None,
     strategy: str = DEFAULT_STRATEGY, strategy_params: Mapping[str, Any] | None = None, parallel: int | None = None,
+    workers: int = 1,
 ) -> Result:
     """Edit the git repository at `cwd` until `command` passes. Raises RepoError / ModelError for bad input.
     `on_start` hears which interpreter will run the tests, before anything runs."""
@@ -96,6 +97,8 @@ def fix(
         raise RepoError(USAGE)
     if parallel is not None and parallel < 1:
         raise RepoError("--parallel must be at least 1")
+    if workers < 1:
+        raise RepoError("--workers must be at least 1")
     if strategy != "auto":
         STRATEGIES.create(strategy, strategy_params)  # an unknown name or parameter fails before anything runs
     info = discover(cwd)
@@ -110,7 +113,7 @@ def fix(
         files=tuple(dict.fromkeys(_repo_file(info, f) for f in files)),
         budget=budget or Budget(30, 900.0), seed=seed, edit_format=edit_format,
         context_tokens=context_tokens, commit=commit, env=parse_env(env), allow=tuple(allow), message=message,
-        dry_run=dry_run, confirm=confirm, **({"limits": limits} if limits else {}),
+        dry_run=dry_run, confirm=confirm, workers=workers, **({"limits": limits} if limits else {}),
     )
     the_model = load_model(model, base_url=base_url) if isinstance(model, str) else model
     the_model.check()
@@ -126,7 +129,7 @@ def fix(
         store = Store(db)
         try:
             engine = Engine(problem, the_model, store, the_strategy, options.budget, on_progress=on_progress,
-                            seed=seed, model_parallel=parallel)
+                            seed=seed, model_parallel=parallel, workers=options.workers)
             result = engine.run()
             _finish(problem, result, store)
             return result

@@ -30,6 +30,7 @@ class FixOptions:
     message: str = ""  # -m/--message: the task in words
     dry_run: bool = False
     confirm: Callable[[str], bool] | None = None  # asked with the verified diff before applying
+    workers: int = 1  # candidates run at once, each in its own copy of the snapshot
 
 
 # One Progress and one Result for every mode (loop/result.py); these names stay for code that used them.

@@ -9,7 +9,8 @@ and the clean re-run all live there. What is particular to a repository lives he
   in one of two edit formats; a reply becomes a `Change` (its edits merged onto its parent's), or
   an attempt that says why not: an edit error, a screened change (repo/screen.py), or the model's
   SHOW/FIND request, answered in its next prompt.
-- A change runs in the private copy (reset to the snapshot first); its stored form is its diff.
+- A change runs in a private copy (reset to the snapshot first; `--workers N` keeps N copies, so N
+  changes run at once); its stored form is its diff.
 - Verification re-runs it with the tests restored from the snapshot in a fresh copy and sandbox.
 - Mutants edit, in place, the lines the failing tracebacks touched in files a change may edit.
 
@@ -18,6 +19,7 @@ The user's tree is written only afterwards, by repo/apply.py, and only for a ver
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,7 +85,13 @@ class RepoProblem:
         self.contexts: dict[int, Context] = {}  # parent n -> what its last request showed
         self.context: tuple[str, ...] = ()
         self._diffs: dict[str, str] = {"": ""}  # key -> diff, made while the copy holds the change
-        self._lock = threading.Lock()  # one private copy: one run at a time
+        # Candidates run in copies 1..workers of the snapshot (copy 0, the baseline's, stays as it is:
+        # the policy reads it), one candidate per copy at a time.
+        self._copies: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for k in range(1, options.workers + 1):
+            self._copies.put(k)
+        self.roots = (str(info.root), *(str(self.scratch.copy_dir(k)) for k in range(options.workers + 1)))
+        self._verifying = threading.Lock()
 
     def prepare(self) -> None:
         """Snapshot, collect, run the baseline and decide what may change; raises RepoError or
@@ -182,27 +190,30 @@ class RepoProblem:
         return Reply(Change(edits, tuple(edit.refused), tuple(edit.notes)))
 
     def execute(self, candidate: Change) -> Outcome:
-        with self._lock:
+        k = self._copies.get()  # the engine runs at most `workers` at once: one is free
+        copy = self.scratch.copy_dir(k)
+        try:
             try:
-                diff = self.scratch.prepare(candidate.edits)
+                diff = self.scratch.prepare(candidate.edits, k)
             except GitError as exc:
                 return Outcome((), 0.0, f"git failed in the private copy: {exc}", infrastructure=True)
             except OSError as exc:  # a path the filesystem refuses that `parse` did not foresee
-                where = str(exc.filename or "").replace(str(self.scratch.work) + "/", "")
+                where = str(exc.filename or "").replace(str(copy) + "/", "")
                 return Outcome((), 0.0, f"the change could not be written: {exc.strerror or exc}: {where}")
             self._diffs[self.key(candidate)] = diff
             try:
-                return execute(self.command, self.runner, self.scratch.work, self.collection,
-                               watch=self._data(candidate))
+                return execute(self.command, self.runner, copy, self.collection, watch=self._data(candidate))
             except (GitError, OSError) as exc:
                 return Outcome((), 0.0, f"the test command could not be run: {exc}", infrastructure=True)
+        finally:
+            self._copies.put(k)
 
     def verify(self, candidate: Change) -> Outcome:
         """Re-run with the tests restored from the snapshot, in a fresh copy and a fresh sandbox; the
         copy must differ from the snapshot in exactly the candidate's paths."""
         edits = candidate.edits
         allowed = {p: t for p, t in edits.items() if not self.protect(p)}
-        with self._lock:
+        with self._verifying:
             try:
                 fresh = self.scratch.fresh(allowed)
                 changed = self.scratch.changed(fresh)
@@ -235,7 +246,7 @@ class RepoProblem:
         if node.outcome is None or limit < 1:
             return []
         read = self._read(change.edits)
-        finder = Finder(read, self.info.cwd, (str(self.info.root), str(self.scratch.work)))
+        finder = Finder(read, self.info.cwd, self.roots)
         editable = set(self.editable) | {p for p in change.edits if p.endswith(".py")}
         context = self.contexts.get(node.n) or self._gather(change, node.outcome)
         shown = [f.path for f in context.files if f.path in editable]
@@ -290,7 +301,7 @@ class RepoProblem:
             # What the model declares it can read, less the reply, the failure and the prompt's frame.
             budget = min(12_000, capabilities_of(self.model).context - self.max_tokens - tokens(failure) - 350)
         return gather(outcome, read=self._read(change.edits), protect=self.protect, files=list(self.options.files),
-                      cwd=self.info.cwd, roots=(str(self.info.root), str(self.scratch.work)), budget=budget,
+                      cwd=self.info.cwd, roots=self.roots, budget=budget,
                       single=self.format == "whole", candidates=self.editable)
 
     def _map(self, context: Context) -> str:

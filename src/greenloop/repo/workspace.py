@@ -277,32 +277,44 @@ class Scratch:
     def files(self) -> list[str]:
         return [p for p in self._git("ls-files", "-z").decode().split("\0") if p]
 
-    def reset(self) -> None:
-        """Put `work` back to exactly the snapshot."""
+    def copy_dir(self, k: int) -> Path:
+        """Copy `k` of the snapshot: 0 is `work` (the baseline's); 1, 2, ... are where candidates run,
+        each with its own index, so that several can be prepared and run at once."""
+        return self.work if k == 0 else self.dir / f"work{k}"
+
+    def _index(self, k: int) -> dict[str, str]:
+        return {} if k == 0 else {"GIT_INDEX_FILE": str(self.gitdir / f"index{k}")}
+
+    def reset(self, k: int = 0) -> Path:
+        """Put copy `k` back to exactly the snapshot (making it, the first time); returns where it is."""
+        copy, index = self.copy_dir(k), self._index(k)
         try:
-            self._git("reset", "-q", "--hard")
-            self._git("clean", "-q", "-ffdx")
+            copy.mkdir(exist_ok=True)
+            self._git("reset", "-q", "--hard", work=copy, env=index)
+            self._git("clean", "-q", "-ffdx", work=copy, env=index)
         except GitError:
             # A run left something git cannot remove (say, a read-only directory): start over.
-            _force_rmtree(self.work)
-            self.work.mkdir()
-            self._git("reset", "-q", "--hard")
-        _own(self.work)
+            _force_rmtree(copy)
+            copy.mkdir()
+            self._git("reset", "-q", "--hard", work=copy, env=index)
+        _own(copy)
+        return copy
 
-    def prepare(self, edits: dict[str, str]) -> str:
-        """Reset `work`, write the candidate's files into it, and return its diff to the snapshot."""
-        self.reset()
-        _write(self.work, edits)
-        _own(self.work)
-        return self.diff(edits)
+    def prepare(self, edits: dict[str, str], k: int = 0) -> str:
+        """Reset copy `k`, write the candidate's files into it, and return its diff to the snapshot."""
+        copy = self.reset(k)
+        _write(copy, edits)
+        _own(copy)
+        return self.diff(edits, k)
 
-    def diff(self, edits: dict[str, str]) -> str:
+    def diff(self, edits: dict[str, str], k: int = 0) -> str:
         if not edits:
             return ""
+        copy, index = self.copy_dir(k), self._index(k)
         new = [p for p in edits if self.original(p) is None]
-        if new:
-            self._git("add", "-N", "-f", "--", *new)  # -f: a new file the repository ignores is still new
-        return self._git(*_DIFF, "HEAD", "--", *sorted(edits)).decode("utf-8", "replace")
+        if new:  # -f: a new file the repository ignores is still new
+            self._git("add", "-N", "-f", "--", *new, work=copy, env=index)
+        return self._git(*_DIFF, "HEAD", "--", *sorted(edits), work=copy, env=index).decode("utf-8", "replace")
 
     def changed(self, work: Path) -> list[str]:
         """Every path in `work` that differs from the snapshot (new, changed, deleted), whatever the
