@@ -107,7 +107,7 @@ def run_bug(bug: Bug, args: argparse.Namespace, workdir: Path, model: Model | No
     # In-process (the API behind `greenloop fix`), so the embedded model is loaded once for all bugs.
     result = fix(["pytest", "-x", bug.tests], cwd=root, model=model or ScriptedModel(bug.replies(root)),
                  budget=Budget(args.max_calls, args.max_seconds), db=workdir / "runs.db", seed=args.seed,
-                 strategy=strategy, strategy_params=parse_settings(args.settings))
+                 strategy=strategy, strategy_params=parse_settings(args.settings), workers=args.workers)
     wall = time.monotonic() - started
     # Independent check: plain pytest in the user's tree, outside greenloop.
     check = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", bug.tests], cwd=root,
@@ -158,6 +158,7 @@ def main() -> int:
     parser.add_argument("--max-calls", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=180)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1, help="candidates tested at once (fix --workers)")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (the repositories and runs.db)")
     parser.add_argument("--strategy", default="auto", help="one strategy (default auto, as fix), or several comma-separated")
     parser.add_argument("--set", dest="settings", action="append", metavar="KEY=VALUE", help="a strategy parameter")
