@@ -5,6 +5,7 @@ Real git, real pytest, the real sandbox; only the model is scripted."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -231,3 +232,19 @@ def test_workers_run_candidates_at_once_each_in_its_own_copy(tmp_path: Path) -> 
     assert by_reply == {WRONG_REPLY: 0, half: 1, FIX_REPLY: 2}, "each change was judged in its own copy"
     runs = sum(a["exec_seconds"] for a in attempts[1:])
     assert runs >= 6 and result.seconds < runs, "the three runs overlapped"
+
+
+def test_the_project_config_chooses_fixs_strategy(tmp_path: Path) -> None:
+    files = {**COMMENTED, "pyproject.toml": COMMENTED["pyproject.toml"]
+             + '\n[tool.greenloop]\nstrategy = "tree"\nworkers = 2\n\n[tool.greenloop.strategies.tree]\nwidth = 2\n'}
+    repo = make_repo(tmp_path / "repo", files)
+    proc = fix(repo, script(tmp_path, "no idea"), "pytest", "tests/test_stats.py")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["green_kind"] == "repair" and result["model_calls"] == 0, "tree, from the project's config"
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        [strategy] = db.execute("SELECT strategy FROM runs WHERE id = ?", (result["run_id"],)).fetchone()
+    assert strategy == "tree"
+    # `auto` is fix's own choice: a project may name it; `solve` has no such strategy.
+    auto = make_repo(tmp_path / "auto", {**files, "pyproject.toml": '[tool.greenloop]\nstrategy = "auto"\n'})
+    assert "names no strategy" not in fix(auto, script(tmp_path, "no idea"), "pytest", "tests/test_stats.py").stderr

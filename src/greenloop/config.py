@@ -215,7 +215,8 @@ def apply(args: argparse.Namespace, given: set[str], config: Config, env: Mappin
             if key == "strategy":
                 from greenloop.loop.strategies import STRATEGIES
 
-                if value not in STRATEGIES:
+                auto_ok = getattr(args, "strategy", None) == "auto"  # `fix` chooses by the model itself
+                if value not in STRATEGIES and not (value == "auto" and auto_ok):
                     raise BadInput(f"{source}: key 'strategy' names no strategy ({value!r}); choose one of "
                                    f"{', '.join(STRATEGIES.names())}")
         setattr(args, key, value)

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="greenloop", description="Turn tests into working code: generate, execute, test, revise until green.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # `subcommand`: `fix` takes the test command as its positional `command`.
+    commands = parser.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
     solve.register(commands)
     fix.register(commands)
     runs.register(commands)
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        if args.command in CONFIGURED:
+        if args.subcommand in CONFIGURED:
             settings = config.load()
             config.apply(args, config.explicit(parser, sys.argv[1:] if argv is None else argv), settings)
             config.install_prices(settings)
