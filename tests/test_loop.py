@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GOOD, PARTIAL, WRONG, fenced
+from conftest import GOOD, PARTIAL, SLUG_TESTS, WRONG, fenced
 from greenloop.errors import BadInput
 from greenloop.execute import Limits
 from greenloop.loop.engine import Engine, RunStatus
@@ -177,3 +177,23 @@ def test_parallel_is_part_of_the_bench_key_only_when_set() -> None:
     assert "parallel" not in json.loads(plain.key) and json.loads(wide.key)["parallel"] == 4
     with pytest.raises(BadInput, match="--parallel must be at least 1"):
         BenchConfig(parallel=0)
+
+
+def test_green_in_the_warm_run_but_red_in_the_clean_one_is_an_attempt_not_the_end(workspace: Path) -> None:
+    """The clean re-run's verdict is the attempt's (here it runs a test the warm pool lacks): the
+    search goes on to a candidate both agree on, and the first is recorded as not green."""
+    from greenloop.solver import fresh_runner
+
+    visible = workspace / "visible" / "test_slugger.py"
+    visible.parent.mkdir()
+    visible.write_text(SLUG_TESTS.split("\n\ndef test_rejects_none")[0] + "\n")
+    warm, clean = Task.from_files(visible, workspace / "slugger.py"), Task.from_files(
+        workspace / "test_slugger.py", workspace / "slugger.py")
+    store = Store(workspace / "runs.db")
+    with prepare_pool(warm, Limits()) as pool:
+        result = Engine(SolveProblem(warm, pool, fresh_runner(clean, Limits())),
+                        ScriptedModel([fenced(PARTIAL), fenced(GOOD)]), store, ReviseStrategy(), Budget(3)).run()
+    assert result.status is RunStatus.GREEN and result.calls_to_green == 2 and result.best_code == GOOD
+    first, second = store.attempts(result.run_id)
+    assert not first["green"] and first["feedback"].startswith("Passed in the warm run but failed the clean re-run")
+    assert "test_rejects_none" in first["feedback"] and second["green"]

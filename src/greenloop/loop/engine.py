@@ -186,11 +186,24 @@ class Engine:
         job.exec_seconds = time.monotonic() - before
         return job
 
-    def _verified(self, job: _Job, result: Result) -> Ending:
+    def _confirm(self, job: _Job) -> bool | None:
+        """The clean re-run of a candidate green in the warm run: True when it confirms the green; else
+        the job takes the clean run's verdict (so the search goes on, and twins and duplicates get it
+        too); None when the re-run itself could not run."""
+        assert job.candidate is not None and job.outcome is not None
         check = self.problem.verify(job.candidate)
-        if not check.green:
-            return RunStatus.ERROR, ("a candidate passed in the warm run but failed the clean re-run: "
-                                     + (check.problem or self.problem.feedback(job.candidate, check)))
+        if check.green:
+            return True
+        if check.infrastructure:
+            job.outcome = check
+            return None
+        job.outcome = check
+        job.feedback = ("Passed in the warm run but failed the clean re-run (a fresh copy, a fresh sandbox):\n"
+                        + (check.problem or self.problem.feedback(job.candidate, check)))
+        return False
+
+    def _verified(self, job: _Job, result: Result) -> Ending:
+        """The run's ending, for a job whose green the clean re-run confirmed."""
         self._green = job.attempt
         result.calls_to_green = job.calls
         result.green_kind = "model" if job.proposal.needs_model else "repair"
@@ -354,15 +367,22 @@ class _Round:
         if job.outcome.infrastructure:
             self._end((RunStatus.ERROR, f"the sandbox failed: {job.outcome.problem}"))
             return
+        # A reply already in hand still counts when the script ran out behind it.
+        confirmed: bool | None = False
+        if job.outcome.green and job.candidate is not None and (self.ending is None
+                                                                or self.ending[0] is RunStatus.EXHAUSTED):
+            confirmed = engine._confirm(job)
+            if confirmed is None:
+                self._end((RunStatus.ERROR, f"the sandbox failed in the clean re-run: {job.outcome.problem}"))
+                return
         self.seen[job.key] = job.outcome
         result.exec_seconds += job.exec_seconds
         first, *copies = self.running.pop(job.key)
-        green = engine._record(first, first.kind if first.proposal.needs_model else "repair", result, self.history)
+        engine._record(first, first.kind if first.proposal.needs_model else "repair", result, self.history)
         for copy in copies:
-            copy.outcome = job.outcome
+            copy.outcome, copy.feedback = job.outcome, job.feedback
             engine._record(copy, "duplicate", result, self.history)
-        # A reply already in hand still counts when the script ran out behind it.
-        if green and (self.ending is None or self.ending[0] is RunStatus.EXHAUSTED):
+        if confirmed:
             engine._stop_calls()
             self.ending = engine._verified(first, result)
             self._cancel_queued()

@@ -91,7 +91,11 @@ class RepoProblem:
         for k in range(1, options.workers + 1):
             self._copies.put(k)
         self.roots = (str(info.root), *(str(self.scratch.copy_dir(k)) for k in range(options.workers + 1)))
-        self._verifying = threading.Lock()
+        # The clean re-run runs alone: candidates share the sandbox's uid, so one still running could
+        # take the processes (or CPU) the re-run needs and fail a right change.
+        self._turns = threading.Condition()
+        self._running = 0
+        self._verifying = False
 
     def prepare(self) -> None:
         """Snapshot, collect, run the baseline and decide what may change; raises RepoError or
@@ -190,6 +194,9 @@ class RepoProblem:
         return Reply(Change(edits, tuple(edit.refused), tuple(edit.notes)))
 
     def execute(self, candidate: Change) -> Outcome:
+        with self._turns:
+            self._turns.wait_for(lambda: not self._verifying)
+            self._running += 1
         k = self._copies.get()  # the engine runs at most `workers` at once: one is free
         copy = self.scratch.copy_dir(k)
         try:
@@ -207,13 +214,19 @@ class RepoProblem:
                 return Outcome((), 0.0, f"the test command could not be run: {exc}", infrastructure=True)
         finally:
             self._copies.put(k)
+            with self._turns:
+                self._running -= 1
+                self._turns.notify_all()
 
     def verify(self, candidate: Change) -> Outcome:
         """Re-run with the tests restored from the snapshot, in a fresh copy and a fresh sandbox; the
         copy must differ from the snapshot in exactly the candidate's paths."""
         edits = candidate.edits
         allowed = {p: t for p, t in edits.items() if not self.protect(p)}
-        with self._verifying:
+        with self._turns:
+            self._verifying = True
+            self._turns.wait_for(lambda: self._running == 0)
+        try:
             try:
                 fresh = self.scratch.fresh(allowed)
                 changed = self.scratch.changed(fresh)
@@ -223,6 +236,10 @@ class RepoProblem:
                 return execute(self.command, self.runner, fresh, self.collection, watch=self._data(candidate))
             except (GitError, OSError) as exc:
                 return Outcome((), 0.0, f"the clean copy could not be made or run: {exc}", infrastructure=True)
+        finally:
+            with self._turns:
+                self._verifying = False
+                self._turns.notify_all()
 
     def key(self, candidate: Change) -> str:
         return "\0".join(f"{p}\0{normalise(t) if p.endswith('.py') else t}" for p, t in sorted(candidate.edits.items()))

@@ -290,6 +290,7 @@ class Scratch:
         copy, index = self.copy_dir(k), self._index(k)
         try:
             copy.mkdir(exist_ok=True)
+            _drop_git_entries(copy)
             self._git("reset", "-q", "--hard", work=copy, env=index)
             self._git("clean", "-q", "-ffdx", work=copy, env=index)
         except GitError:
@@ -348,6 +349,23 @@ class Scratch:
 
     def close(self) -> None:
         _force_rmtree(self.dir)
+
+
+def _drop_git_entries(root: Path) -> None:
+    """Remove every entry named `.git` below `root` (file, directory or link, never followed): git
+    skips that name at any depth, so `clean` would leave one a candidate made for the next to find.
+    The snapshot holds none (git never tracks one)."""
+    try:
+        for top, dirs, files in os.walk(root):
+            for name in [n for n in (*dirs, *files) if n == ".git"]:
+                path = Path(top) / name
+                if path.is_dir() and not path.is_symlink():
+                    _force_rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+            dirs[:] = [d for d in dirs if d != ".git"]
+    except OSError as exc:  # a directory made read-only: the caller starts the copy over
+        raise GitError(f"cannot clear {exc.filename}: {exc.strerror}") from None
 
 
 class UnsafePath(GitError):
