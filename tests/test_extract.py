@@ -62,3 +62,13 @@ def test_a_broken_definition_is_kept_so_that_running_it_reports_the_syntax_error
         "import math\ndef add(a, b):\n    return [a + b for x in (]\n")
     # a parseable definition of the name still wins over a broken one
     assert extract_code("```python\ndef add(a, b):\n    return a + b\n```", ["add"]) == "def add(a, b):\n    return a + b\n"
+
+
+def test_the_dedupe_key_keeps_an_encoding_declaration() -> None:
+    """Formatting and comments do not change behaviour; a coding cookie does (it decides what the
+    file's bytes mean), so two candidates differing in it are not duplicates."""
+    from greenloop.loop.extract import normalise
+
+    plain = "x = 'é'\n"
+    assert normalise(plain) == normalise("x  =  'é'   # a comment\n")
+    assert normalise("# -*- coding: latin-1 -*-\n" + plain) != normalise(plain)

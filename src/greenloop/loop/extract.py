@@ -159,9 +159,14 @@ def stub_helpers(stub: str) -> list[ast.FunctionDef | ast.ClassDef]:
     return helpers
 
 
+_CODING = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
 def normalise(code: str) -> str:
-    """A key equal for candidates that differ only in formatting and comments."""
+    """A key equal for candidates that differ only in formatting and comments; an encoding
+    declaration is no mere comment (it changes what the file's bytes mean), so it stays in the key."""
+    coding = next((m.group(1) for line in code.splitlines()[:2] if (m := _CODING.match(line))), "")
     try:
-        return ast.dump(ast.parse(code))
+        return coding + ast.dump(ast.parse(code))
     except SyntaxError:
         return code
