@@ -25,7 +25,7 @@ from typing import Any
 from greenloop.execute import Outcome
 from greenloop.loop.problem import Problem
 from greenloop.loop.recording import Recorder
-from greenloop.loop.result import Progress, Result, RunStatus
+from greenloop.loop.result import Progress, Result, RunStatus, covered
 from greenloop.loop.solving import STOP
 from greenloop.loop.strategies import Attempt, Proposal, Strategy, best_attempt
 from greenloop.models import Completion, Model, ModelCallFailed, ModelError, ScriptExhausted, Usage, capabilities_of
@@ -95,7 +95,7 @@ class Engine:
             calls.shutdown(wait=True, cancel_futures=True)
             runs.shutdown(wait=True, cancel_futures=True)
             result.seconds = time.monotonic() - self.started
-            result.model_wall_seconds = _covered(self._calls_spans)
+            result.model_wall_seconds = covered(self._calls_spans)
             result.context_files = list(problem.context)
             # A green run's result is the attempt the clean re-run confirmed, whatever finished after it;
             # otherwise the best of what was tried (the baseline is no change: nothing to show or
@@ -250,16 +250,6 @@ class Engine:
             completion_tokens=result.completion_tokens, elapsed=time.monotonic() - self.started, cost=result.cost,
             context=tuple(self.problem.context), python=self.problem.python,
         ))
-
-
-def _covered(spans: list[tuple[float, float]]) -> float:
-    """Seconds during which at least one of the spans was open (calls in parallel count once)."""
-    total, end = 0.0, float("-inf")
-    for start, stop in sorted(spans):
-        if stop > end:
-            total += stop - max(start, end)
-            end = stop
-    return total
 
 
 def _calls(n: int) -> str:

@@ -87,3 +87,14 @@ class Result:
         else:
             data["target"] = target
         return data
+
+
+def covered(spans: list[tuple[float, float]]) -> float:
+    """Seconds during which at least one of the (start, end) spans was open: calls made in parallel
+    count once (`Result.model_wall_seconds`)."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(spans):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
