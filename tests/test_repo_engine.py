@@ -230,8 +230,9 @@ def test_workers_run_candidates_at_once_each_in_its_own_copy(tmp_path: Path) -> 
     attempts = Store(tmp_path / "runs.db").attempts(result.run_id)
     by_reply = {a["response"]: a["passed"] for a in attempts[1:]}
     assert by_reply == {WRONG_REPLY: 0, half: 1, FIX_REPLY: 2}, "each change was judged in its own copy"
+    # One after the other, the run would take the three runs plus the clean re-run (2 s or more).
     runs = sum(a["exec_seconds"] for a in attempts[1:])
-    assert runs >= 6 and result.seconds < runs, "the three runs overlapped"
+    assert runs >= 6 and result.seconds < runs + 2, "the three runs overlapped"
 
 
 def test_the_project_config_chooses_fixs_strategy(tmp_path: Path) -> None:
