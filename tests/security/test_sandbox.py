@@ -88,11 +88,14 @@ def test_sleeping_child_that_outlives_the_candidate_is_killed() -> None:
     with WorkerPool(TestSuite(tests, "test_probe.py", "probe"), Limits(timeout=3)) as pool:
         first = pool.run(spawn)
         pid = int(first.tests[0].actual.strip("'").split()[1])  # it did spawn a sleeper
-        # Killed but not yet reaped (a zombie, state Z) runs nothing: that is gone too.
-        look = ("def attack():\n    try:\n"
-                f"        state = open('/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]\n"
-                "    except OSError:\n        return 'gone'\n"
-                "    return 'gone' if state in ('Z', 'X') else 'alive ' + state\n")
+        # Killed but not yet reaped (a zombie, state Z) runs nothing: that is gone too. The worker
+        # kills it before the next job; the look allows a loaded machine half a second to let it die
+        # (it sleeps for a minute: a sleeper that escaped the kill is still there).
+        look = ("import time\ndef attack():\n    for _ in range(50):\n        try:\n"
+                f"            state = open('/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]\n"
+                "        except OSError:\n            return 'gone'\n"
+                "        if state in ('Z', 'X'):\n            return 'gone'\n        time.sleep(0.01)\n"
+                "    return 'alive ' + state\n")
         second = pool.run(look)
         assert second.green, f"the sleeper {pid} outlived its candidate: {second.tests[0]}"
 

@@ -23,8 +23,11 @@ def tmpfs_bytes() -> int:
 
 def kill_job(judge: int, candidate: int, forker: int) -> None:
     """Kill the job's judge and candidate process groups and every other descendant of the
-    worker but the forker, then reap what is the worker's to reap."""
-    for _ in range(200):
+    worker but the forker, then reap what is the worker's to reap. Done only after two walks of
+    the tree in a row find nothing alive: an orphan being reparented (its parent exiting) can be
+    in neither parent's list while one walk passes."""
+    empty, deadline = 0, time.monotonic() + 10.0  # a loaded machine may take a while to run the dying
+    while time.monotonic() < deadline:
         for pid in (judge, candidate):
             if pid:
                 for kill in (os.killpg, os.kill):
@@ -37,9 +40,10 @@ def kill_job(judge: int, candidate: int, forker: int) -> None:
         except ChildProcessError:
             pass
         reap()
-        if kill_descendants(spare=forker, alive=_alive):
+        empty = empty + 1 if kill_descendants(spare=forker, alive=_alive) else 0
+        if empty == 2:
             return
-        time.sleep(0.001)
+        time.sleep(0.001 if empty else 0.002)
 
 
 def _alive(pid: int) -> bool:

@@ -46,7 +46,9 @@ def descendants() -> dict[int, int]:
 
 
 def kill_tree(pgid: int) -> None:
-    """Kill the child's process group and every other descendant, then reap them."""
+    """Kill the child's process group and every other descendant, then reap them (until two walks
+    in a row find none: an orphan being reparented can be missed by one)."""
+    empty = 0
     for _ in range(200):
         try:
             os.killpg(pgid, signal.SIGKILL)
@@ -58,7 +60,8 @@ def kill_tree(pgid: int) -> None:
         except (ChildProcessError, ProcessLookupError):
             pass
         reap()
-        if kill_descendants():
+        empty = empty + 1 if kill_descendants() else 0
+        if empty == 2:
             return
         time.sleep(0.001)
 
