@@ -37,7 +37,10 @@ def test_fork_bomb_is_stopped() -> None:
         "import os\ndef attack():\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            pass\n",
         Limits(timeout=5, max_processes=32),
     )
-    assert "process limit" in outcome.problem or "timed out" in outcome.problem
+    # Stopped by whichever limit the watcher sees first: each forked process holds the warm worker's
+    # resident pages, so a few dozen of them can pass the memory budget before the count is checked.
+    assert any(why in outcome.problem for why in ("process limit", "timed out", "memory limit")), outcome.problem
+    assert not outcome.green
 
 
 def test_memory_bomb_is_stopped() -> None:
