@@ -39,15 +39,17 @@ def test_a_git_named_leftover_does_not_reach_the_next_candidate(tmp_path: Path) 
 
 def test_a_candidate_hogging_the_sandbox_uid_cannot_fail_anothers_clean_re_run(tmp_path: Path) -> None:
     """Candidates share the sandbox's uid and its process limit; the clean re-run waits until no
-    candidate runs, so a hog running beside a right fix does not turn its green into an error."""
+    candidate runs, so a hog running beside a right fix does not fail its clean re-run. Timing: the
+    fix's warm run starts its threads at about 4 s, the hog takes every process the uid may have
+    from 8 s to 23 s, and a clean re-run started at once would start its threads at about 9 s."""
     files = dict(PACKAGE)
     files["tests/test_cart.py"] = (
         "import time\nfrom concurrent.futures import ThreadPoolExecutor\nfrom shop import total\n\n\n"
-        "def test_total():\n    time.sleep(1.5)\n    with ThreadPoolExecutor(8) as ex:\n"
+        "def test_total():\n    time.sleep(4)\n    with ThreadPoolExecutor(8) as ex:\n"
         "        assert list(ex.map(total, [[1, 2, 3]] * 16)) == [6] * 16\n\n\n"
         "def test_discount():\n    assert total([10, 10], discount=50) == 10\n")
     hog = ("import threading as _t\nimport time as _tm\n\n\ndef _hold():\n    _tm.sleep(20)\n\n\ndef _ramp():\n"
-           "    _tm.sleep(2.5)\n    end = _tm.time() + 15\n    while _tm.time() < end:\n        try:\n"
+           "    _tm.sleep(8)\n    end = _tm.time() + 15\n    while _tm.time() < end:\n        try:\n"
            "            _t.Thread(target=_hold, daemon=True).start()\n        except RuntimeError:\n"
            "            _tm.sleep(0.01)\n\n\n_ramp()\n\n\ndef total(prices, discount=0):")
     repo = make_repo(tmp_path / "repo", files)
