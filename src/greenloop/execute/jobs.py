@@ -7,9 +7,8 @@ import ctypes
 import os
 import select
 import signal
-import time
 
-from greenloop.execute.proctree import kill_descendants, reap
+from greenloop.execute.proctree import kill_until_gone
 
 _MADV_POPULATE_WRITE = 23
 _PREFAULT_CHUNK = 64 * os.sysconf("SC_PAGE_SIZE")
@@ -23,27 +22,22 @@ def tmpfs_bytes() -> int:
 
 def kill_job(judge: int, candidate: int, forker: int) -> None:
     """Kill the job's judge and candidate process groups and every other descendant of the
-    worker but the forker, then reap what is the worker's to reap. Done only after two walks of
-    the tree in a row find nothing alive: an orphan being reparented (its parent exiting) can be
-    in neither parent's list while one walk passes."""
-    empty, deadline = 0, time.monotonic() + 10.0  # a loaded machine may take a while to run the dying
-    while time.monotonic() < deadline:
+    worker but the forker, then reap what is the worker's to reap."""
+
+    def kill() -> None:
         for pid in (judge, candidate):
             if pid:
-                for kill in (os.killpg, os.kill):
+                for signal_it in (os.killpg, os.kill):
                     try:
-                        kill(pid, signal.SIGKILL)
+                        signal_it(pid, signal.SIGKILL)
                     except OSError:
                         pass
         try:
             os.waitpid(judge, 0)
         except ChildProcessError:
             pass
-        reap()
-        empty = empty + 1 if kill_descendants(spare=forker, alive=_alive) else 0
-        if empty == 2:
-            return
-        time.sleep(0.001 if empty else 0.002)
+
+    kill_until_gone(kill, spare=forker, alive=_alive)
 
 
 def _alive(pid: int) -> bool:

@@ -45,11 +45,26 @@ def descendants() -> dict[int, int]:
     return found
 
 
+def kill_until_gone(kill: Callable[[], None], spare: int = 0, alive: Callable[[int], bool] = lambda pid: True,
+                    seconds: float = 10.0) -> None:
+    """Call `kill` (a job's own kills), reap, and SIGKILL every other descendant but `spare`, until two
+    walks of the tree in a row find none `alive` (an orphan being reparented, its parent exiting,
+    can be in neither parent's list while one walk passes), for as long as a loaded machine needs
+    to let the dying run, up to `seconds`."""
+    empty, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        kill()
+        reap()
+        empty = empty + 1 if kill_descendants(spare, alive) else 0
+        if empty == 2:
+            return
+        time.sleep(0.001 if empty else 0.002)
+
+
 def kill_tree(pgid: int) -> None:
-    """Kill the child's process group and every other descendant, then reap them (until two walks
-    in a row find none: an orphan being reparented can be missed by one)."""
-    empty = 0
-    for _ in range(200):
+    """Kill the child's process group and every other descendant, then reap them."""
+
+    def kill() -> None:
         try:
             os.killpg(pgid, signal.SIGKILL)
         except OSError:
@@ -59,11 +74,8 @@ def kill_tree(pgid: int) -> None:
             os.waitpid(pgid, 0)  # the child itself, killed: wait for it rather than poll
         except (ChildProcessError, ProcessLookupError):
             pass
-        reap()
-        empty = empty + 1 if kill_descendants() else 0
-        if empty == 2:
-            return
-        time.sleep(0.001)
+
+    kill_until_gone(kill)
 
 
 def kill_descendants(spare: int = 0, alive: Callable[[int], bool] = lambda pid: True) -> bool:
