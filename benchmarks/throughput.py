@@ -38,9 +38,9 @@ import httpx
 from greenloop.benchmarks.humaneval import load_problems, select
 from greenloop.benchmarks.measure import BENCH_LIMITS
 from greenloop.execute import TestSuite, WorkerPool
-from greenloop.loop.engine import STOP
 from greenloop.loop.extract import extract_code
 from greenloop.loop.prompts import first_messages
+from greenloop.loop.solving import STOP
 from greenloop.models import Completion, Message
 from greenloop.models.local import CODE_PREFILL, LocalModel, embedded_model_path
 from greenloop.stub import imported_names

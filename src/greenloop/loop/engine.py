@@ -26,14 +26,13 @@ from greenloop.execute import Outcome
 from greenloop.loop.problem import Problem
 from greenloop.loop.recording import Recorder
 from greenloop.loop.result import Progress, Result, RunStatus, covered
-from greenloop.loop.solving import STOP
 from greenloop.loop.strategies import Attempt, Proposal, Strategy, best_attempt
 from greenloop.models import Completion, Model, ModelCallFailed, ModelError, ScriptExhausted, Usage, capabilities_of
 from greenloop.store import AttemptRecord
 from greenloop.task import Budget
 
 Ending = tuple[RunStatus, str]
-__all__ = ["STOP", "Engine", "Progress", "Result", "RunStatus"]
+__all__ = ["Engine", "Progress", "Result", "RunStatus"]
 
 
 @dataclass
@@ -68,6 +67,7 @@ class Engine:
             self._takes_width = False
         self._callers: set[int] = set()  # threads that called the model for this run
         self._green: Attempt | None = None  # the attempt the clean re-run confirmed
+        self._best: Attempt | None = None  # the best attempt tried so far (the baseline is not tried)
         self._calls_spans: list[tuple[float, float]] = []  # (start, end) of each model call, monotonic
 
     def run(self) -> Result:
@@ -101,7 +101,7 @@ class Engine:
             # otherwise the best of what was tried (the baseline is no change: nothing to show or
             # apply), else the baseline.
             green = self._green if result.status is RunStatus.GREEN else None
-            best = green or best_attempt(_tried(history)) or best_attempt(history)
+            best = green or self._best or best_attempt(history)
             if best is not None and best.outcome is not None:
                 if best.kind != "baseline":
                     result.best_code, result.best_attempt, result.best_candidate = best.code, best.record_id, best.candidate
@@ -194,10 +194,9 @@ class Engine:
         check = self.problem.verify(job.candidate)
         if check.green:
             return True
-        if check.infrastructure:
-            job.outcome = check
-            return None
         job.outcome = check
+        if check.infrastructure:
+            return None
         job.feedback = ("Passed in the warm run but failed the clean re-run (a fresh copy, a fresh sandbox):\n"
                         + (check.problem or self.problem.feedback(job.candidate, check)))
         return False
@@ -210,8 +209,8 @@ class Engine:
         how = "by local repair " if result.green_kind == "repair" else ""
         return RunStatus.GREEN, f"green {how}after {_calls(job.calls)}"
 
-    def _record(self, job: _Job, kind: str, result: Result, history: list[Attempt], feedback: str = "") -> bool:
-        """Append the attempt to the store and the history (with what its call cost); True when it is green."""
+    def _record(self, job: _Job, kind: str, result: Result, history: list[Attempt], feedback: str = "") -> None:
+        """Append the attempt to the store and the history (with what its call cost)."""
         outcome, proposal, usage = job.outcome, job.proposal, job.completion.usage
         candidate = job.candidate
         feedback = feedback or job.feedback or ("" if candidate is None or outcome is None
@@ -234,10 +233,12 @@ class Engine:
         attempt = Attempt(n, code, outcome, feedback, parent, record_id, kind, candidate)
         job.attempt = attempt
         history.append(attempt)
-        if kind != "baseline" and best_attempt(_tried(history)) is attempt:  # kept current: `show` finds it after a kill -9
+        # The best so far: most tests passed, the first to get there (as `best_attempt`). Kept current
+        # in the store, so that `show` finds it even after a kill -9.
+        if kind != "baseline" and code is not None and (self._best is None or attempt.passed > self._best.passed):
+            self._best = attempt
             self.store.update_run(result.run_id, best_attempt=record_id, tests_passed=attempt.passed)
         self._report(result, history)
-        return bool(outcome and outcome.green and candidate is not None)
 
     def _report(self, result: Result, history: list[Attempt]) -> None:
         if self.on_progress is None:
@@ -254,10 +255,6 @@ class Engine:
 
 def _calls(n: int) -> str:
     return f"{n} model call{'' if n == 1 else 's'}"
-
-
-def _tried(history: list[Attempt]) -> list[Attempt]:
-    return [a for a in history if a.kind != "baseline"]
 
 
 class _Round:
