@@ -178,9 +178,9 @@ class RepoProblem:
         for path in [p for p in edit.changes if self.protect(p) or self.scratch.unwritable(p)]:  # every path
             edit.refused.append(self.protect(path) or self.scratch.unwritable(path) or path)
             del edit.changes[path]
-        edits = {p: t for p, t in {**base.edits, **edit.changes}.items() if t != self.scratch.original(p)}
+        edits = self._changed(base, edit.changes)
         edit.errors += [why for p in edit.changes if (why := self._unwritable_path(p, edits))]
-        tampering = screen_all(edits, {p: self.scratch.original(p) for p in edits})
+        tampering = self._tampering(edits)
         if tampering and not edit.errors and edit.changes:
             why = ("- not eligible for green: the change does what a fix must never do in code under test:\n"
                    + "\n".join(f"  - {t}" for t in tampering) + "\n- fix the code itself; do not touch the "
@@ -280,13 +280,20 @@ class RepoProblem:
                     if (path, m.code) in seen:
                         continue
                     seen.add((path, m.code))
-                    edits = {p: t for p, t in {**change.edits, path: m.code}.items() if t != self.scratch.original(p)}
-                    if screen_all(edits, {p: self.scratch.original(p) for p in edits}):
+                    edits = self._changed(change, {path: m.code})
+                    if self._tampering(edits):
                         continue  # screened like a model's change (a single edit should never be)
                     found.append(Repair(Change(edits), f"local repair of attempt {node.n}: {path} {m.description}"))
         return found[:limit]
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _changed(self, base: Change, changes: dict[str, str]) -> dict[str, str]:
+        """`base`'s edits with `changes` over them, less any file that is back to the snapshot's text."""
+        return {p: t for p, t in {**base.edits, **changes}.items() if t != self.scratch.original(p)}
+
+    def _tampering(self, edits: dict[str, str]) -> list[str]:
+        return screen_all(edits, {p: self.scratch.original(p) for p in edits})
 
     def _unwritable_path(self, path: str, edits: dict[str, str]) -> str:
         """Why the filesystem would refuse to write `path` (checked before anything runs), or ""."""
@@ -330,7 +337,8 @@ class RepoProblem:
                         names=context.wanted(), budget=budget)
 
     def _messages(self, n: int, change: Change, outcome: Outcome, failure: str) -> list[Message]:
-        context = self._gather(change, outcome, failure)
+        # An attempt's code and failure do not change: every request built on it shows the same context.
+        context = self.contexts.get(n) or self._gather(change, outcome, failure)
         self.contexts[n] = context
         self.context = tuple(context.labels())
         return messages(self.command.display(), failure, context, self.format, self.errors.get(n, ""),
